@@ -1,0 +1,5 @@
+import sys
+
+from ratecalc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""Reading request bodies within a size limit, with clear errors.
+
+An oversized body is drained (up to a hard cap) before the 413 is sent, so the
+client reads a real response instead of a connection reset.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import request
+
+from ratecalc.errors import ApiError
+
+DRAIN_CAP_BYTES = 16 * 1024 * 1024
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large",
+                    f"The request body is larger than {limit // 1024} KiB.",
+                    details={"limit_bytes": limit})
+
+
+def raw_body(limit: int) -> bytes:
+    length = request.content_length
+    stream = request.environ["wsgi.input"]
+    if length is not None and length > limit:
+        remaining = min(length, DRAIN_CAP_BYTES)
+        while remaining > 0:
+            chunk = stream.read(min(65536, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        raise _too_large(limit)
+    data = request.get_data(cache=True) if length is None else stream.read(length)
+    if len(data) > limit:
+        raise _too_large(limit)
+    return data
+
+
+def json_body(limit: int):
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type",
+                       "The body must be JSON (Content-Type: application/json).")
+    data = raw_body(limit)
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}") from None

@@ -1,0 +1,82 @@
+"""Builds the long-lived objects a process needs from its settings.
+
+One :class:`Services` per app: the rating service with its cache, single-flight
+and ShipStation client. Tests build their own from settings pointing at the
+simulators; nothing here is a module-level global.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ratecalc import metrics
+from ratecalc.rating.cache import MemoryQuoteCache, SingleFlight
+from ratecalc.rating.keys import account_fingerprint
+from ratecalc.rating.service import RatingService
+from ratecalc.settings import Settings
+from ratecalc.upstream.budget import CallBudget
+from ratecalc.upstream.shipstation import ShipStationV1
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    rating: RatingService
+    budget: CallBudget
+    extras: dict = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.rating.backend.close()
+
+
+def process_budget(settings: Settings) -> int:
+    """This process's share of the ShipStation budget, so all workers together stay within it."""
+    share = settings.shipstation_requests_per_minute // max(1, settings.workers)
+    return max(1, share)
+
+
+def build_services(settings: Settings) -> Services:
+    budget = CallBudget(process_budget(settings),
+                        on_remaining=metrics.shipstation_rate_limit_remaining.set)
+    if settings.shipstation_api == "v2":
+        from ratecalc.upstream.shipstation_v2 import ShipStationV2
+
+        key = settings.shipstation_v2_api_key.reveal() if settings.shipstation_v2_api_key else ""
+        backend = ShipStationV2(settings.shipstation_base_url, key,
+                                timeout=settings.upstream_timeout_seconds, budget=budget,
+                                ship_from_country=settings.ship_from_country)
+        account = account_fingerprint("v2", settings.shipstation_base_url, key)
+    else:
+        key = settings.shipstation_api_key.reveal() if settings.shipstation_api_key else ""
+        secret = (settings.shipstation_api_secret.reveal()
+                  if settings.shipstation_api_secret else "")
+        backend = ShipStationV1(settings.shipstation_base_url, key, secret,
+                                timeout=settings.upstream_timeout_seconds, budget=budget,
+                                max_parallel=max(8, settings.threads))
+        account = account_fingerprint("v1", settings.shipstation_base_url, key)
+    rating = RatingService(
+        backend=backend,
+        cache=MemoryQuoteCache(settings.cache_max_entries, settings.cache_ttl_seconds),
+        flights=SingleFlight(),
+        markup_percent=settings.markup_percent,
+        currency=settings.currency,
+        deadline_seconds=settings.quote_deadline_seconds,
+        configured_carriers=settings.carriers,
+        account=account,
+        default_from={
+            "default_from_postal_code": settings.ship_from_postal_code,
+            "default_from_country": settings.ship_from_country,
+            "default_from_city": settings.ship_from_city,
+            "default_from_state": settings.ship_from_state,
+        },
+    )
+    if settings.workers > 1 and not settings.redis_url:
+        log.warning(
+            "quote cache and single-flight are per process with %d workers and no "
+            "RATECALC_REDIS_URL; the ShipStation budget is split: %d calls/min per worker",
+            settings.workers, process_budget(settings),
+        )
+    return Services(settings=settings, rating=rating, budget=budget)

@@ -1,0 +1,82 @@
+"""Production serving: gunicorn started from Python, with Prometheus multiprocess mode.
+
+``ratecalc serve`` runs :func:`serve`; ``deploy/gunicorn.conf.py`` exposes the
+same options and hooks for anyone starting gunicorn directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+ACCESS_LOG_FORMAT = json.dumps({
+    # %(U)s is the path without the query string, which may carry the Custom
+    # Store password (SS-Password); it must never reach a log.
+    "logger": "gunicorn.access", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s",
+    "status": "%(s)s", "bytes": "%(B)s", "duration_us": "%(D)s", "agent": "%(a)s",
+})
+
+
+def metrics_dir() -> str:
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="ratecalc-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+# -- gunicorn hooks ----------------------------------------------------------------
+def on_starting(server) -> None:
+    """Wipe metric files left by an earlier run, before any worker writes."""
+    path = metrics_dir()
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def gunicorn_options(*, host: str, port: int, workers: int, threads: int,
+                     log_level: str = "info") -> dict:
+    return {
+        "bind": f"{host}:{port}",
+        "worker_class": "gthread",
+        "workers": workers,
+        "threads": threads,
+        "timeout": 60,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "accesslog": "-",
+        "errorlog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "loglevel": log_level.lower(),
+        "on_starting": on_starting,
+        "child_exit": child_exit,
+        "preload_app": False,
+    }
+
+
+def serve(settings, *, host: str, port: int) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    metrics_dir()  # before any worker imports prometheus_client
+
+    class Application(BaseApplication):
+        def load_config(self):
+            options = gunicorn_options(host=host, port=port, workers=settings.workers,
+                                       threads=settings.threads, log_level=settings.log_level)
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from ratecalc.wsgi import make_app
+
+            return make_app(settings)
+
+    Application().run()
+    return 0

@@ -1,0 +1,151 @@
+"""Call budgets: never cause a 429 on our own.
+
+ShipStation V1 allows 40 calls a minute per key pair and reports its view of
+the window in ``X-Rate-Limit-Limit/Remaining/Reset`` on every answer. A
+:class:`CallBudget` enforces both:
+
+* our own ceiling — at most ``per_window`` calls in any sliding window, which
+  also keeps any fixed upstream window of that length within the limit; and
+* the upstream's word — a lower advertised limit, or a remaining count of 0,
+  wins until the advertised reset.
+
+Until the first answer tells us the upstream's state, only one call is in
+flight (a probe), so a cold start cannot fire a burst at an upstream whose
+limit is lower than ours. A caller that cannot get budget before its deadline
+gets :class:`BudgetExhausted` with the wait it would have needed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+
+#: Added to every advertised reset: ``X-Rate-Limit-Reset`` is whole seconds and
+#: may be rounded down, so the window may end a little after "now + reset".
+RESET_MARGIN_SECONDS = 0.25
+
+
+class BudgetExhausted(Exception):
+    def __init__(self, retry_after: float):
+        super().__init__(f"no call budget for {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+def rate_limit_headers(headers: Mapping[str, str] | None) -> tuple[int, int, float] | None:
+    """(limit, remaining, reset_seconds) from ``X-Rate-Limit-*`` headers, if all present."""
+    if not headers:
+        return None
+    try:
+        return (
+            int(headers["X-Rate-Limit-Limit"]),
+            int(headers["X-Rate-Limit-Remaining"]),
+            float(headers["X-Rate-Limit-Reset"]),
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+class CallBudget:
+    def __init__(self, per_window: int, window_seconds: float = 60.0, *,
+                 reset_margin: float = RESET_MARGIN_SECONDS, clock=time.monotonic,
+                 on_remaining=None):
+        self.per_window = per_window
+        self.window = window_seconds
+        self.reset_margin = reset_margin
+        self._clock = clock
+        self._on_remaining = on_remaining
+        self._cond = threading.Condition()
+        self._sent: deque[float] = deque()
+        self._inflight = 0
+        self._known = False  # has any answer told us the upstream's state?
+        self._limit: int | None = None  # the upstream's advertised limit
+        self._remaining: int | None = None  # our estimate for the upstream window
+        self._reset_at: float | None = None  # when the upstream window ends
+
+    # -- taking budget -------------------------------------------------------
+    def acquire(self, deadline) -> None:
+        """Wait for budget for one call, or raise :class:`BudgetExhausted`."""
+        with self._cond:
+            while True:
+                wait = self._wait_needed(self._clock())
+                if wait == 0.0:
+                    self._take(self._clock())
+                    return
+                remaining = deadline.remaining()
+                if wait is not None and wait > remaining:
+                    raise BudgetExhausted(wait)
+                if remaining <= 0:
+                    raise BudgetExhausted(wait or 1.0)
+                # wait None = wait for an answer in flight (settle() notifies).
+                self._cond.wait(remaining if wait is None else wait)
+
+    def _wait_needed(self, now: float) -> float | None:
+        while self._sent and self._sent[0] <= now - self.window:
+            self._sent.popleft()
+        if self._reset_at is not None and now >= self._reset_at:
+            # The upstream window rolled over: its limit is available again,
+            # less what is in flight, until an answer tells us more.
+            self._reset_at = None
+            self._remaining = None if self._limit is None else self._limit - self._inflight
+        waits = [0.0]
+        if len(self._sent) >= self.per_window:
+            waits.append(self._sent[0] + self.window - now)
+        if self._remaining is not None and self._remaining <= 0:
+            if self._reset_at is not None:
+                waits.append(self._reset_at - now)
+            elif self._inflight:
+                return None
+        if not self._known and self._inflight:
+            return None
+        return max(waits)
+
+    def _take(self, now: float) -> None:
+        self._sent.append(now)
+        self._inflight += 1
+        if self._remaining is not None:
+            self._remaining -= 1
+
+    # -- learning from answers ----------------------------------------------
+    def settle(self, headers: Mapping[str, str] | None, *, throttled: bool = False,
+               retry_after: float | None = None) -> None:
+        """Record the answer to an acquired call (``None`` if there was none)."""
+        now = self._clock()
+        with self._cond:
+            self._inflight = max(0, self._inflight - 1)
+            parsed = rate_limit_headers(headers)
+            if headers is not None:
+                self._known = True
+            if parsed is not None:
+                self._observe(now, *parsed)
+            if throttled:
+                reset = retry_after if retry_after is not None else (
+                    parsed[2] if parsed else self.window)
+                self._remaining = 0
+                self._reset_at = max(self._reset_at or 0.0, now + reset + self.reset_margin)
+            self._cond.notify_all()
+        if parsed is not None and self._on_remaining is not None:
+            self._on_remaining(parsed[1])
+
+    def _observe(self, now: float, limit: int, remaining: int, reset: float) -> None:
+        reset_at = now + max(reset, 0.0) + self.reset_margin
+        # Others in flight may not be counted in this answer yet: assume they are not.
+        estimate = remaining - self._inflight
+        self._limit = limit
+        if self._reset_at is None or reset_at > self._reset_at + 0.5:
+            # A new upstream window (or the first we hear of).
+            self._reset_at = reset_at
+            self._remaining = estimate
+        else:
+            self._remaining = min(self._remaining if self._remaining is not None else estimate,
+                                  estimate)
+
+    def snapshot(self) -> dict:
+        with self._cond:
+            return {
+                "sent_in_window": len(self._sent),
+                "inflight": self._inflight,
+                "upstream_limit": self._limit,
+                "upstream_remaining": self._remaining,
+            }

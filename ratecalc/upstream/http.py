@@ -1,0 +1,63 @@
+"""Shared HTTP plumbing for upstream clients: sessions, deadlines, timing."""
+
+from __future__ import annotations
+
+import random
+import time
+from contextlib import contextmanager
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ratecalc import metrics
+
+USER_AGENT = "ratecalc/0.1 (+https://github.com/ratecalc)"
+
+
+def make_session(pool_size: int = 32) -> requests.Session:
+    """A pooled session. Retries are ours (deadline-aware), not urllib3's."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    # TLS verification stays on: requests verifies by default and nothing here
+    # offers a way to turn it off.
+    session.trust_env = False
+    return session
+
+
+class Deadline:
+    """An absolute point in time that a whole operation must finish by."""
+
+    def __init__(self, seconds: float, clock=time.monotonic):
+        self._clock = clock
+        self.expires_at = clock() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires_at - self._clock())
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+    def timeout(self, per_call: float) -> float:
+        """The timeout for one call: its own limit, cut to what is left."""
+        return min(per_call, self.remaining())
+
+
+def backoff_delay(attempt: int, base: float = 0.2, cap: float = 2.0) -> float:
+    """Exponential backoff with full jitter (attempt 1, 2, ...)."""
+    return random.uniform(0, min(cap, base * (2 ** (attempt - 1))))  # noqa: S311 (jitter, not crypto)
+
+
+@contextmanager
+def timed(service: str, operation: str):
+    """Time an upstream call and count it; the block sets ``outcome['status']``."""
+    outcome = {"status": "error"}
+    start = time.perf_counter()
+    try:
+        yield outcome
+    finally:
+        metrics.upstream_duration.labels(service, operation).observe(time.perf_counter() - start)
+        metrics.upstream_requests.labels(service, operation, str(outcome["status"])).inc()
