@@ -68,3 +68,4 @@ class CarrierRates:
     carrier_code: str
     rates: tuple[Rate, ...]
     quoted_at: datetime
+    currency: str | None = None  # V2 names it; V1 rates carry none (account currency)

@@ -267,8 +267,9 @@ class _Reader:
             shipstation_api_secret=self.secret("SHIPSTATION_API_SECRET"),
             shipstation_v2_api_key=self.secret("SHIPSTATION_V2_API_KEY"),
             shipstation_base_url=self.url("SHIPSTATION_BASE_URL", default_url),
+            # ShipStation's own limits: 40/min per key pair on V1, 200/min on V2.
             shipstation_requests_per_minute=self.integer(
-                "SHIPSTATION_REQUESTS_PER_MINUTE", 40, minimum=1
+                "SHIPSTATION_REQUESTS_PER_MINUTE", 40 if api == "v1" else 200, minimum=1
             ),
             markup_percent=self.decimal("MARKUP_PERCENT", Decimal("0")),
             ship_from_postal_code=self.text("SHIP_FROM_POSTAL_CODE"),

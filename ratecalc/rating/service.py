@@ -168,8 +168,10 @@ class RatingService:
         priced.sort(key=PricedRate.sort_key)
         quoted_at = min(outcome.quoted_at for outcome in results.values()
                         if isinstance(outcome, CarrierRates))
+        currency = next((o.currency for o in results.values()
+                         if isinstance(o, CarrierRates) and o.currency), self.currency)
         return Quote(shipment=shipment, markup_percent=self.markup_percent,
-                     currency=self.currency, quotes=priced, errors=errors,
+                     currency=currency, quotes=priced, errors=errors,
                      cached=all_cached, quoted_at=quoted_at, carriers=codes)
 
     def _rates_for(self, shipment: Shipment, codes: list[str], deadline: Deadline):

@@ -51,7 +51,115 @@ def _error_message(response: requests.Response) -> str:
     return message[:300] or f"ShipStation answered HTTP {response.status_code}"
 
 
-class ShipStationV1:
+class ShipStationTransport:
+    """Budgeted, deadline-bound calls with ShipStation's retry rules (V1 and V2)."""
+
+    def __init__(self, base_url: str, *, timeout: float, budget: CallBudget,
+                 session: requests.Session | None = None, pool_size: int = 32):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.budget = budget
+        self.session = session or make_session(pool_size=pool_size)
+
+    credential_settings = "RATECALC_SHIPSTATION_API_KEY and _SECRET"
+
+    def request_kwargs(self) -> dict:
+        """Authentication for every call."""
+        raise NotImplementedError
+
+    def error_message(self, response: requests.Response) -> str:
+        return _error_message(response)
+
+    def is_no_rates(self, response: requests.Response, message: str) -> bool:
+        return NO_SERVICES in message.lower()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _call(self, method: str, path: str, operation: str, deadline: Deadline,
+              json_body: dict | None = None):
+        failures = 0
+        while True:
+            try:
+                self.budget.acquire(deadline)
+            except BudgetExhausted as exc:
+                raise UpstreamError(
+                    "rate_limited", "ShipStation call budget exhausted",
+                    retry_after=exc.retry_after,
+                ) from None
+            timeout = deadline.timeout(self.timeout)
+            response = None
+            with timed(SERVICE, operation) as outcome:
+                try:
+                    response = self.session.request(
+                        method, self.base_url + path, json=json_body, timeout=timeout,
+                        **self.request_kwargs(),
+                    )
+                    outcome["status"] = response.status_code
+                except requests.exceptions.ConnectTimeout:
+                    outcome["status"] = "timeout"
+                    error = UpstreamError("upstream_timeout", "ShipStation did not accept a "
+                                          "connection in time")
+                except requests.exceptions.Timeout:
+                    outcome["status"] = "timeout"
+                    self.budget.settle(None)
+                    raise UpstreamError(
+                        "upstream_timeout", f"ShipStation did not answer within {timeout:.1f}s"
+                    ) from None
+                except requests.exceptions.RequestException:
+                    error = UpstreamError("upstream_error", "could not connect to ShipStation")
+            if response is None:
+                self.budget.settle(None)
+                failures += 1
+                if not self._sleep_before_retry(failures, deadline):
+                    raise error
+                continue
+
+            status = response.status_code
+            if status == 429:
+                retry_after = _retry_after(response)
+                self.budget.settle(response.headers, throttled=True, retry_after=retry_after)
+                continue  # acquire() waits for the reset, or gives up at the deadline
+            self.budget.settle(response.headers)
+            if status in (401, 403):
+                raise UpstreamError(
+                    "upstream_auth",
+                    f"ShipStation refused the stored API credentials (HTTP {status}); "
+                    f"check {self.credential_settings}",
+                    status=status,
+                )
+            if status >= 500:
+                message = self.error_message(response)
+                if self.is_no_rates(response, message):
+                    raise UpstreamError("no_rates", message, status=status)
+                failures += 1
+                if not self._sleep_before_retry(failures, deadline):
+                    raise UpstreamError("upstream_error", message, status=status)
+                continue
+            if status >= 400:
+                message = self.error_message(response)
+                code = "no_rates" if self.is_no_rates(response, message) else "upstream_error"
+                raise UpstreamError(code, message, status=status)
+            try:
+                return json.loads(response.content)
+            except ValueError:
+                raise UpstreamError(
+                    "upstream_error", "ShipStation answered a body that is not JSON"
+                ) from None
+
+    @staticmethod
+    def _sleep_before_retry(failures: int, deadline: Deadline) -> bool:
+        if failures > MAX_RETRIES:
+            return False
+        delay = backoff_delay(failures)
+        if delay >= deadline.remaining():
+            return False
+        time.sleep(delay)
+        return True
+
+
+
+class ShipStationV1(ShipStationTransport):
     """Rates through ``POST /shipments/getrates``, fanned out over carriers."""
 
     api_version = "v1"
@@ -59,12 +167,13 @@ class ShipStationV1:
     def __init__(self, base_url: str, api_key: str, api_secret: str, *, timeout: float,
                  budget: CallBudget, session: requests.Session | None = None,
                  max_parallel: int = 16):
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout=timeout, budget=budget, session=session,
+                         pool_size=max_parallel * 2)
         self._auth = (api_key, api_secret)
-        self.timeout = timeout
-        self.budget = budget
-        self.session = session or make_session(pool_size=max_parallel * 2)
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="ss-v1")
+
+    def request_kwargs(self) -> dict:
+        return {"auth": self._auth}
 
     # -- public API ------------------------------------------------------------
     def list_carriers(self, deadline: Deadline) -> list[Carrier]:
@@ -93,7 +202,7 @@ class ShipStationV1:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self.session.close()
+        super().close()
 
     # -- mapping ---------------------------------------------------------------
     @staticmethod
@@ -152,86 +261,6 @@ class ShipStationV1:
         if not rates.rates:
             raise UpstreamError("no_rates", f"{carrier_code} has no service for this shipment")
         return rates
-
-    def _call(self, method: str, path: str, operation: str, deadline: Deadline,
-              json_body: dict | None = None):
-        failures = 0
-        while True:
-            try:
-                self.budget.acquire(deadline)
-            except BudgetExhausted as exc:
-                raise UpstreamError(
-                    "rate_limited", "ShipStation call budget exhausted",
-                    retry_after=exc.retry_after,
-                ) from None
-            timeout = deadline.timeout(self.timeout)
-            response = None
-            with timed(SERVICE, operation) as outcome:
-                try:
-                    response = self.session.request(
-                        method, self.base_url + path, json=json_body, auth=self._auth,
-                        timeout=timeout,
-                    )
-                    outcome["status"] = response.status_code
-                except requests.exceptions.ConnectTimeout:
-                    outcome["status"] = "timeout"
-                    error = UpstreamError("upstream_timeout", "ShipStation did not accept a "
-                                          "connection in time")
-                except requests.exceptions.Timeout:
-                    outcome["status"] = "timeout"
-                    self.budget.settle(None)
-                    raise UpstreamError(
-                        "upstream_timeout", f"ShipStation did not answer within {timeout:.1f}s"
-                    ) from None
-                except requests.exceptions.RequestException:
-                    error = UpstreamError("upstream_error", "could not connect to ShipStation")
-            if response is None:
-                self.budget.settle(None)
-                failures += 1
-                if not self._sleep_before_retry(failures, deadline):
-                    raise error
-                continue
-
-            status = response.status_code
-            if status == 429:
-                retry_after = _retry_after(response)
-                self.budget.settle(response.headers, throttled=True, retry_after=retry_after)
-                continue  # acquire() waits for the reset, or gives up at the deadline
-            self.budget.settle(response.headers)
-            if status in (401, 403):
-                raise UpstreamError(
-                    "upstream_auth",
-                    "ShipStation refused the stored API key and secret "
-                    f"(HTTP {status}); check RATECALC_SHIPSTATION_API_KEY/_SECRET",
-                    status=status,
-                )
-            if status >= 500:
-                message = _error_message(response)
-                if NO_SERVICES in message.lower():
-                    raise UpstreamError("no_rates", message, status=status)
-                failures += 1
-                if not self._sleep_before_retry(failures, deadline):
-                    raise UpstreamError("upstream_error", message, status=status)
-                continue
-            if status >= 400:
-                raise UpstreamError("upstream_error", _error_message(response), status=status)
-            try:
-                return json.loads(response.content)
-            except ValueError:
-                raise UpstreamError(
-                    "upstream_error", "ShipStation answered a body that is not JSON"
-                ) from None
-
-    @staticmethod
-    def _sleep_before_retry(failures: int, deadline: Deadline) -> bool:
-        if failures > MAX_RETRIES:
-            return False
-        delay = backoff_delay(failures)
-        if delay >= deadline.remaining():
-            return False
-        time.sleep(delay)
-        return True
-
 
 def _retry_after(response: requests.Response) -> float | None:
     for name in ("X-Rate-Limit-Reset", "Retry-After"):
