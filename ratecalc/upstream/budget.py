@@ -149,3 +149,57 @@ class CallBudget:
                 "upstream_limit": self._limit,
                 "upstream_remaining": self._remaining,
             }
+
+
+class WindowLimiter:
+    """Several sliding windows at once, e.g. Cin7's 3/second, 60/minute, 5,000/day.
+
+    A call is allowed when every window has room; otherwise the caller waits for
+    the earliest moment they all do, up to its deadline.
+    """
+
+    def __init__(self, windows: list[tuple[int, float]], clock=time.monotonic):
+        self.windows = [(limit, seconds) for limit, seconds in windows if limit]
+        self._clock = clock
+        self._lock = threading.Condition()
+        self._sent: deque[float] = deque()
+        self._blocked_until = 0.0
+        self._longest = max((s for _, s in self.windows), default=0.0)
+
+    def _wait_needed(self, now: float) -> float:
+        while self._sent and self._sent[0] <= now - self._longest:
+            self._sent.popleft()
+        wait = max(0.0, self._blocked_until - now)
+        for limit, seconds in self.windows:
+            # Calls inside this window, newest last: the (limit)-th newest must age out.
+            inside = [t for t in self._sent if t > now - seconds] if seconds < self._longest \
+                else self._sent
+            if len(inside) >= limit:
+                wait = max(wait, inside[len(inside) - limit] + seconds - now)
+        return wait
+
+    def acquire(self, deadline) -> None:
+        with self._lock:
+            while True:
+                now = self._clock()
+                wait = self._wait_needed(now)
+                if wait <= 0:
+                    self._sent.append(now)
+                    return
+                if wait > deadline.remaining():
+                    raise BudgetExhausted(wait)
+                self._lock.wait(wait)
+
+    def back_off(self, seconds: float) -> None:
+        """After a 429: no calls for ``seconds``."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+
+    def remaining(self, window_seconds: float) -> int | None:
+        """Calls left in the window of that length (e.g. 86400 for the day)."""
+        with self._lock:
+            now = self._clock()
+            for limit, seconds in self.windows:
+                if seconds == window_seconds:
+                    return max(0, limit - sum(1 for t in self._sent if t > now - seconds))
+        return None
