@@ -468,9 +468,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "void": {"id": 1006, "importable": False, "why": "isVoid true (status VOID)"},
     "stage_new": {"id": 1007, "importable": False, "why": "stage New"},
     "no_delivery_country": {"id": 1008, "importable": False, "why": "deliveryCountry empty"},
-    "line_not_dispatched": {"id": 1009, "importable": True,
-                            "why": "one line has qtyShipped 0 (INFERENCE: that line is "
-                                   "left out, the order is still sent)"},
+    "line_not_dispatched": {"id": 1009, "importable": False,
+                            "why": "one line has qtyShipped 0 (rule: every ordered line "
+                                   "needs a dispatch quantity)"},
     "nothing_dispatched": {"id": 1010, "importable": False,
                            "why": "Fully Picked but every line qtyShipped 0"},
     "other_branch": {"id": 1011, "importable": False,
