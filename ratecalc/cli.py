@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = COMMANDS.get(args.command) or args.handler
+    handler = getattr(args, "handler", None) or COMMANDS[args.command]
     try:
         return handler(args) or 0
     except ConfigError as exc:

@@ -29,6 +29,8 @@ class Services:
     extras: dict = field(default_factory=dict)
 
     def close(self) -> None:
+        for closer in self.extras.get("closers", ()):
+            closer()
         self.rating.backend.close()
 
 

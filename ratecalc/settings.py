@@ -77,6 +77,7 @@ class Settings:
     custom_fields: tuple[str, ...] = ()
     dispatch_stage: str = "Dispatched"
     export_page_size: int = 100
+    delivery_worker: str = "in-process"
     # --- not from the environment ------------------------------------------
     sandbox: bool = field(default=False, compare=False)
 
@@ -306,6 +307,7 @@ class _Reader:
             custom_fields=custom_fields,
             dispatch_stage=self.text("DISPATCH_STAGE", "Dispatched"),
             export_page_size=self.integer("EXPORT_PAGE_SIZE", 100, minimum=1),
+            delivery_worker=self.choice("DELIVERY_WORKER", "in-process", ("in-process", "off")),
             sandbox=sandbox,
         )
 

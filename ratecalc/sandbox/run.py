@@ -34,7 +34,7 @@ def sandbox_env(shipstation_url: str, extra: dict | None = None) -> dict:
     env = dict(SANDBOX_ENV, RATECALC_SHIPSTATION_BASE_URL=shipstation_url)
     env.update(extra or {})
     env.update({k: v for k, v in os.environ.items() if k.startswith("RATECALC_")
-                and k != "RATECALC_SHIPSTATION_BASE_URL"})
+                and k not in ("RATECALC_SHIPSTATION_BASE_URL", "RATECALC_CIN7_BASE_URL")})
     return env
 
 
