@@ -31,7 +31,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 NOTICE_STATUSES = ("pending", "delivering", "delivered", "failed")
 
@@ -168,16 +168,18 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return _USERINFO.sub(r"\g<head>:***@", url)
-    netloc = parts.netloc
-    userinfo, at, hostinfo = netloc.rpartition("@")
+    redacted = url
+    userinfo, at, hostinfo = parts.netloc.rpartition("@")
     if at and ":" in userinfo:
         netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
-    query = parts.query
-    pairs = parse_qsl(query, keep_blank_values=True)
+        redacted = redacted.replace(f"//{parts.netloc}", f"//{netloc}", 1)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
     if any(_is_secret_key(key) for key, _ in pairs):
         query = urlencode([(key, "***" if _is_secret_key(key) else value) for key, value in pairs],
                           safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        head, _, _ = redacted.partition("?")
+        redacted = f"{head}?{query}" + (f"#{parts.fragment}" if parts.fragment else "")
+    return redacted
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
@@ -228,7 +230,8 @@ _SQL_EXPORTED = (
 _SQL_MARK_EXPORTED = """
     INSERT INTO shop_exported_orders (order_id, status, exported_at)
     VALUES (:order_id, :status, :now)
-    ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, exported_at = excluded.exported_at
+    ON CONFLICT (order_id) DO UPDATE
+    SET status = excluded.status, exported_at = excluded.exported_at
 """
 _SQL_ADD_NOTICE = f"""
     INSERT INTO shop_notices (dedupe_key, order_id, order_number, carrier, service,
@@ -240,9 +243,11 @@ _SQL_ADD_NOTICE = f"""
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING {NOTICE_COLUMNS}
 """  # noqa: S608 - constant column list, values are parameters
-_SQL_NOTICE_BY_KEY = f"SELECT {NOTICE_COLUMNS} FROM shop_notices WHERE dedupe_key = :dedupe_key"  # noqa: S608 - constant columns
-_SQL_NOTICE_BY_ID = f"SELECT {NOTICE_COLUMNS} FROM shop_notices WHERE id = :id"  # noqa: S608 - constant columns
-_SQL_LIST_NOTICES = f"SELECT {NOTICE_COLUMNS} FROM shop_notices {{where}} ORDER BY id DESC LIMIT :limit"  # noqa: S608 - constant columns, where from constant fragments
+_SQL_SELECT_NOTICES = f"SELECT {NOTICE_COLUMNS} FROM shop_notices"  # noqa: S608 - constant columns
+_SQL_NOTICE_BY_KEY = _SQL_SELECT_NOTICES + " WHERE dedupe_key = :dedupe_key"
+_SQL_NOTICE_BY_ID = _SQL_SELECT_NOTICES + " WHERE id = :id"
+# {where}: "" or "WHERE " + constant conditions joined by AND (see list_notices)
+_SQL_LIST_NOTICES = _SQL_SELECT_NOTICES + " {where} ORDER BY id DESC LIMIT :limit"
 _SQL_NOTICES_FOR_ORDER = f"""
     SELECT {NOTICE_COLUMNS} FROM shop_notices
     WHERE order_id = :order_id OR order_number = :order_number

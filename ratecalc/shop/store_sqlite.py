@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ _HINTS = {
     "SQLITE_PERM": "check the permissions of the file and of its directory",
     "SQLITE_BUSY": f"the database stayed locked for {BUSY_TIMEOUT_SECONDS:.0f} s",
     "SQLITE_LOCKED": "the database is locked",
-    "SQLITE_IOERR": "disk I/O error: is the disk full or failing?",
+    "SQLITE_IOERR": "is the disk full, or failing?",
     "SQLITE_CORRUPT": "the database file is corrupt",
     "SQLITE_NOTADB": "the file is not a SQLite database",
 }
@@ -41,7 +41,7 @@ _HINTS = {
 def sqlite_path(url: str) -> str:
     """The file path of a ``sqlite:///path`` URL (three slashes, then the path)."""
     prefix = "sqlite:///"
-    if not url[: len(prefix)].lower() == prefix or len(url) == len(prefix):
+    if url[: len(prefix)].lower() != prefix or len(url) == len(prefix):
         raise StoreError(f"invalid SQLite URL {redact_url(url)}: expected sqlite:///path/to/file")
     path = url[len(prefix):]
     if path == ":memory:" or path.startswith("file:"):
@@ -160,6 +160,17 @@ class SqliteStore(SqlStore):
             except sqlite3.Error:
                 pass  # closing anyway; nothing is left to commit
         self._local = threading.local()
+
+    def _check_writable(self, tx: _Tx) -> None:
+        # BEGIN IMMEDIATE succeeds on a read-only file in WAL mode; a real (rolled back)
+        # write does not.
+        tx.execute("SAVEPOINT ping_write")
+        try:
+            tx.execute("UPDATE schema_version SET version = version"
+                       " WHERE version = (SELECT MAX(version) FROM schema_version)")
+        finally:
+            with suppress(sqlite3.Error):  # COMMIT releases the savepoint anyway
+                tx.execute("ROLLBACK TO ping_write")
 
     # -- dialect --
     def _ts_in(self, value: datetime) -> str:

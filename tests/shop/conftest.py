@@ -1,0 +1,102 @@
+"""Shop-mode fixtures: the Cin7 simulator and ratecalc in shop mode, on real HTTP.
+
+``shop_api(**env)`` starts ratecalc with the Custom Store enabled, pointed at the
+``cin7`` simulator (demo orders seeded, Cin7's rate limits lifted so tests run
+fast unless a test sets them) and at the ShipStation simulator, with its store
+on the database given by ``store_url`` (SQLite per test, or PostgreSQL). The
+delivery worker does not run in the background: tests drive it with
+``api.shop.worker.run_once()`` so each step is deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from ratecalc.sandbox.cin7 import Cin7Simulator
+from ratecalc.sandbox.server import ServerThread
+
+STORE_USER = "shipstation"
+STORE_PASSWORD = "store-password-for-tests"  # noqa: S105
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def cin7():
+    sim = Cin7Simulator()
+    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
+    server = ServerThread(sim.app).start()
+    sim.url = server.url + "/api"
+    yield sim
+    server.stop()
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("RATECALC_TEST_DATABASE_URL", PG_DEFAULT)
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            return url
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at RATECALC_TEST_DATABASE_URL is required in CI: {exc}")
+        pytest.skip("PostgreSQL not reachable; set RATECALC_TEST_DATABASE_URL to run these "
+                    f"tests against it ({type(exc).__name__})")
+    return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh, empty database for one test, on each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/shop.sqlite3"
+        return
+    import psycopg
+
+    base = _postgres_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path}/shop.sqlite3"
+
+
+@pytest.fixture
+def shop_env(cin7):
+    def env(database_url: str, **extra) -> dict:
+        values = {
+            "CIN7_BASE_URL": cin7.url,
+            "CIN7_USERNAME": "demo-user",
+            "CIN7_API_KEY": "demo-api-key",
+            "STORE_USERNAME": STORE_USER,
+            "STORE_PASSWORD": STORE_PASSWORD,
+            "DATABASE_URL": database_url,
+            "CIN7_BRANCH_IDS": "1,2",
+            "DELIVERY_WORKER": "off",
+        }
+        values.update(extra)
+        return values
+
+    return env
+
+
+@pytest.fixture
+def shop_api(make_api, shop_env, sqlite_url):
+    """``shop_api(database_url=None, **env)`` -> Api with ``.shop`` (the ShopServices)."""
+
+    def start(database_url: str | None = None, **env):
+        api = make_api(**shop_env(database_url or sqlite_url, **env))
+        api.shop = api.services.extras["shop"]
+        return api
+
+    return start
