@@ -40,6 +40,33 @@ def process_budget(settings: Settings) -> int:
     return max(1, share)
 
 
+def shared_state(settings: Settings, account: str, budget: CallBudget):
+    """(cache, flights, budget) on Redis when configured, in-process otherwise."""
+    memory = MemoryQuoteCache(settings.cache_max_entries, settings.cache_ttl_seconds)
+    if not settings.redis_url:
+        return memory, SingleFlight(), budget
+    import redis
+
+    from ratecalc.rating.redis_state import (
+        RedisCallBudget,
+        RedisGuard,
+        RedisQuoteCache,
+        RedisSingleFlight,
+    )
+
+    client = redis.Redis.from_url(settings.redis_url.reveal(), socket_timeout=0.5,
+                                  socket_connect_timeout=0.5, health_check_interval=30)
+    guard = RedisGuard(client)
+    # While Redis is down, each process may not know how many others there are:
+    # it takes a conservative share, as if there were at least two replicas.
+    budget.per_window = max(1, process_budget(settings) // 2)
+    shared_budget = RedisCallBudget(
+        guard, settings.shipstation_requests_per_minute, account, fallback=budget,
+        on_remaining=metrics.shipstation_rate_limit_remaining.set)
+    return (RedisQuoteCache(guard, settings.cache_ttl_seconds, memory),
+            RedisSingleFlight(guard, settings.quote_deadline_seconds + 5), shared_budget)
+
+
 def build_services(settings: Settings) -> Services:
     budget = CallBudget(process_budget(settings),
                         on_remaining=metrics.shipstation_rate_limit_remaining.set)
@@ -47,22 +74,24 @@ def build_services(settings: Settings) -> Services:
         from ratecalc.upstream.shipstation_v2 import ShipStationV2
 
         key = settings.shipstation_v2_api_key.reveal() if settings.shipstation_v2_api_key else ""
+        account = account_fingerprint("v2", settings.shipstation_base_url, key)
+        cache, flights, budget = shared_state(settings, account, budget)
         backend = ShipStationV2(settings.shipstation_base_url, key,
                                 timeout=settings.upstream_timeout_seconds, budget=budget,
                                 ship_from_country=settings.ship_from_country)
-        account = account_fingerprint("v2", settings.shipstation_base_url, key)
     else:
         key = settings.shipstation_api_key.reveal() if settings.shipstation_api_key else ""
         secret = (settings.shipstation_api_secret.reveal()
                   if settings.shipstation_api_secret else "")
+        account = account_fingerprint("v1", settings.shipstation_base_url, key)
+        cache, flights, budget = shared_state(settings, account, budget)
         backend = ShipStationV1(settings.shipstation_base_url, key, secret,
                                 timeout=settings.upstream_timeout_seconds, budget=budget,
                                 max_parallel=max(8, settings.threads))
-        account = account_fingerprint("v1", settings.shipstation_base_url, key)
     rating = RatingService(
         backend=backend,
-        cache=MemoryQuoteCache(settings.cache_max_entries, settings.cache_ttl_seconds),
-        flights=SingleFlight(),
+        cache=cache,
+        flights=flights,
         markup_percent=settings.markup_percent,
         currency=settings.currency,
         deadline_seconds=settings.quote_deadline_seconds,
@@ -75,7 +104,7 @@ def build_services(settings: Settings) -> Services:
             "default_from_state": settings.ship_from_state,
         },
     )
-    if settings.workers > 1 and not settings.redis_url:
+    if settings.workers > 1 and not settings.redis_url:  # noqa: SIM102
         log.warning(
             "quote cache and single-flight are per process with %d workers and no "
             "RATECALC_REDIS_URL; the ShipStation budget is split: %d calls/min per worker",

@@ -1,0 +1,70 @@
+"""Several ratecalc instances sharing one Redis behave like one service."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.conftest import DC_REQUEST
+
+GETRATES = "/shipments/getrates"
+
+
+def test_cache_is_shared_between_instances(make_api, shipstation, redis_url):
+    first = make_api(REDIS_URL=redis_url)
+    second = make_api(REDIS_URL=redis_url)
+    assert first.post("/v1/rates", json=DC_REQUEST).headers["X-Cache"] == "MISS"
+    calls = len(shipstation.calls(GETRATES))
+    answer = second.post("/v1/rates", json=DC_REQUEST)
+    assert answer.status_code == 200
+    assert answer.headers["X-Cache"] == "HIT"
+    assert answer.json()["cached"] is True
+    assert len(shipstation.calls(GETRATES)) == calls
+
+
+def test_single_flight_across_instances(make_api, shipstation, redis_url):
+    instances = [make_api(REDIS_URL=redis_url, CARRIERS="fedex,ups") for _ in range(3)]
+    for api in instances:
+        assert api.get("/v1/carriers").status_code == 200  # learn the budget state first
+    shipstation.set_latency(0.4, "fedex")
+    shipstation.set_latency(0.4, "ups")
+    answers = []
+
+    def ask(api):
+        answers.append(api.post("/v1/rates", json=DC_REQUEST).status_code)
+
+    threads = [threading.Thread(target=ask, args=(instances[i % 3],)) for i in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [200] * 30
+    assert len(shipstation.calls(GETRATES, "fedex")) == 1
+    assert len(shipstation.calls(GETRATES, "ups")) == 1
+
+
+def test_budget_is_shared_between_instances(make_api, shipstation, redis_url, unique_account):
+    # Two instances, each believing it may make 6 calls a minute: together they
+    # must still make at most 6, because the budget lives in Redis.
+    shipstation_key = unique_account
+    shipstation._credentials.add((shipstation_key, "s"))
+    env = dict(REDIS_URL=redis_url, CARRIERS="fedex", SHIPSTATION_REQUESTS_PER_MINUTE="6",
+               SHIPSTATION_API_KEY=shipstation_key, SHIPSTATION_API_SECRET="s",
+               QUOTE_DEADLINE_SECONDS="1")
+    a, b = make_api(**env), make_api(**env)
+    statuses = []
+    for n in range(10):
+        body = {**DC_REQUEST, "package": {"weight": {"value": 10 + n, "units": "ounces"}}}
+        statuses.append((a if n % 2 else b).post("/v1/rates", json=body).status_code)
+    assert statuses.count(200) == 6
+    assert set(statuses[6:]) == {503}
+    assert len(shipstation.calls(GETRATES)) == 6
+
+
+def test_redis_down_falls_back_without_failing(make_api, shipstation):
+    api = make_api(REDIS_URL="redis://127.0.0.1:1/0")
+    first = api.post("/v1/rates", json=DC_REQUEST)
+    second = api.post("/v1/rates", json=DC_REQUEST)
+    assert first.status_code == 200 and second.status_code == 200
+    assert second.headers["X-Cache"] == "HIT"  # the in-process fallback cache
+    metrics = api.get("/metrics", auth=False).text
+    assert 'ratecalc_redis_fallbacks_total{component="cache"}' in metrics
