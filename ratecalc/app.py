@@ -52,7 +52,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(rating_api.bp)
     settings = app.extensions["ratecalc"].settings
     if settings.shop_enabled or settings.cin7_configured:
-        from ratecalc.shop import init_app as init_shop
+        from ratecalc.shop.wiring import init_app as init_shop
 
         init_shop(app)
 

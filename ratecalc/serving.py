@@ -24,6 +24,7 @@ def metrics_dir() -> str:
     if not path:
         path = tempfile.mkdtemp(prefix="ratecalc-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
     return path
 
 

@@ -40,7 +40,7 @@ def add_shop_commands(sub) -> None:
 
 
 def _shop(settings: Settings | None = None):
-    from ratecalc.shop import build_shop
+    from ratecalc.shop.wiring import build_shop
 
     settings = settings or Settings.from_env()
     if not settings.cin7_configured:

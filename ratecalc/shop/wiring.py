@@ -1,0 +1,147 @@
+"""Wiring of shop mode (Cin7 Omni as a ShipStation Custom Store).
+
+``init_app(app)`` builds the shop's services from the settings, registers its
+blueprints, its readiness and connection checks, and (unless
+``RATECALC_DELIVERY_WORKER=off``) starts the delivery worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Flask
+
+from ratecalc import metrics
+from ratecalc.settings import ConfigError, Settings
+from ratecalc.shop.delivery import DeliveryWorker
+from ratecalc.shop.eligibility import ImportRules, reasons
+from ratecalc.shop.export import ExportService, ProductCache
+from ratecalc.shop.freight import FreightError, FreightService
+from ratecalc.shop.shipnotify import NoticeIntake
+from ratecalc.shop.statuses import StatusMap
+from ratecalc.shop.store import StoreError, open_store
+from ratecalc.shop.xml_export import ExportOptions
+from ratecalc.upstream.cin7 import Cin7Client
+from ratecalc.upstream.errors import UpstreamError
+from ratecalc.upstream.http import Deadline
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ShopServices:
+    settings: Settings
+    cin7: Cin7Client
+    store: object
+    status_map: StatusMap
+    rules: ImportRules
+    export: ExportService
+    intake: NoticeIntake
+    worker: DeliveryWorker
+    freight: FreightService
+    clock: object = utcnow
+
+    def why(self, order_id: int) -> dict:
+        """Why an order did (not) import: every failed rule, its status, when exported."""
+        order = self.cin7.sales_order(order_id)
+        if order is None:
+            raise FreightError(404, "order_not_found", f"No Cin7 sales order with id {order_id}.")
+        failed = reasons(order, self.rules, self.clock())
+        voided = bool(order.get("isVoid")) or str(order.get("status", "")).upper() == "VOID"
+        status = self.status_map.order_status(order.get("stage"), voided=voided)
+        exported = self.store.exported([order_id]).get(order_id)
+        if status is None:
+            failed.append(_unmapped(order.get("stage")))
+        return {
+            "order_id": order_id, "reference": order.get("reference"),
+            "eligible": not failed,
+            "reasons": [{"rule": r.rule, "message": r.message} for r in failed],
+            "status": status,
+            "exported_at": exported.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if exported else None,
+            "exported_status": exported.status if exported else None,
+        }
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.store.close()
+
+
+def _unmapped(stage):
+    from ratecalc.shop.eligibility import Reason
+
+    return Reason("status", f"stage {stage!r} maps to no ShipStation status in "
+                            "RATECALC_STATUS_MAP, so it is never exported")
+
+
+def build_shop(settings: Settings, *, clock=utcnow, store=None) -> ShopServices:
+    try:
+        status_map = StatusMap.parse(settings.status_map)
+    except ValueError as exc:
+        raise ConfigError(f"RATECALC_STATUS_MAP: {exc}") from None
+    cin7 = Cin7Client(settings.cin7_base_url, settings.cin7_username or "",
+                      settings.cin7_api_key.reveal() if settings.cin7_api_key else "",
+                      timeout=max(settings.upstream_timeout_seconds, 30.0))
+    if store is None:
+        try:
+            store = open_store(settings.resolved_database_url)
+        except StoreError as exc:
+            raise ConfigError(f"RATECALC_DATABASE_URL: {exc}") from None
+    rules = ImportRules(stages=settings.import_stages, max_age_days=settings.import_max_age_days,
+                        branch_ids=settings.cin7_branch_ids)
+    products = ProductCache(cin7)
+    worker = DeliveryWorker(store=store, cin7=cin7, dispatch_stage=settings.dispatch_stage,
+                            clock=clock)
+    return ShopServices(
+        settings=settings, cin7=cin7, store=store, status_map=status_map, rules=rules,
+        export=ExportService(
+            cin7=cin7, store=store, status_map=status_map, rules=rules,
+            options=ExportOptions(weight_units=settings.cin7_weight_units,
+                                  custom_fields=settings.custom_fields),
+            page_size=settings.export_page_size, products=products, clock=clock),
+        intake=NoticeIntake(store, clock, on_stored=worker.nudge),
+        worker=worker,
+        freight=FreightService(cin7=cin7, products=products,
+                               weight_units=settings.cin7_weight_units),
+        clock=clock,
+    )
+
+
+def init_app(app: Flask) -> None:
+    from ratecalc.shop.api import api_bp, store_bp
+
+    services = app.extensions["ratecalc"]
+    shop = services.extras.get("shop") or build_shop(services.settings)
+    services.extras["shop"] = shop
+    services.extras.setdefault("readiness", []).append(lambda: _store_ready(shop))
+    services.extras.setdefault("connection_checks", []).append(lambda: _cin7_check(shop))
+    services.extras.setdefault("closers", []).append(shop.close)
+    for outcome in ("stored", "duplicate", "rejected", "delivered", "failed"):
+        metrics.shipnotify.labels(outcome)  # series exist at 0, so increase() sees the first
+    app.register_blueprint(store_bp)
+    app.register_blueprint(api_bp)
+    if services.settings.delivery_worker == "in-process":
+        shop.worker.start()
+
+
+def _store_ready(shop: ShopServices) -> list[str]:
+    try:
+        shop.store.ping()
+    except StoreError as exc:
+        return [f"database unavailable: {exc}"]
+    return []
+
+
+def _cin7_check(shop: ShopServices) -> tuple[bool, str]:
+    try:
+        shop.cin7.sales_orders_page(where=None, order="id ASC", page=1, rows=1,
+                                    deadline=Deadline(30))
+    except UpstreamError as exc:
+        return False, f"failed: Cin7: {exc.message}"
+    return True, "ok: Cin7 accepted the API connection"
