@@ -48,6 +48,13 @@ shipstation_rate_limit_remaining = Gauge(
 rate_limit_waits = Counter(
     "ratecalc_rate_limit_waits", "Upstream calls that waited for rate-limit budget", ["service"]
 )
+circuit_open = Gauge(
+    "ratecalc_circuit_open", "1 while the circuit breaker of an upstream is open or probing",
+    ["upstream"], multiprocess_mode="max",
+)
+stale_answers = Counter(
+    "ratecalc_stale_answers", "Quotes answered from stale entries because ShipStation failed"
+)
 # Shop mode.
 export_requests = Counter(
     "ratecalc_export_requests", "Custom Store export requests by outcome", ["outcome"]

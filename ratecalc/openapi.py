@@ -17,7 +17,7 @@ ERROR_CODES = {
     "415": "Body is not JSON",
     "422": "`no_rates`: ShipStation had no service for this shipment",
     "502": "`upstream_error` or `upstream_auth`",
-    "503": "`rate_limited` (see Retry-After)",
+    "503": "`rate_limited` or `upstream_unavailable` (see Retry-After)",
     "504": "`upstream_timeout`",
 }
 
@@ -48,7 +48,7 @@ def openapi_document() -> dict:
         "responses": {
             "200": {"description": "Quotes; `selected` is the cheapest by freight_fee",
                     "headers": {"X-Cache": {"schema": {"type": "string",
-                                                       "enum": ["HIT", "MISS"]}}},
+                                                       "enum": ["HIT", "MISS", "STALE"]}}},
                     "content": {"application/json": {"schema": "RatesResponse"}}},
             **_errors("400", "401", "413", "415", "422", "502", "503", "504"),
         },

@@ -15,6 +15,7 @@ from ratecalc.rating.cache import MemoryQuoteCache, SingleFlight
 from ratecalc.rating.keys import account_fingerprint
 from ratecalc.rating.service import RatingService
 from ratecalc.settings import Settings
+from ratecalc.upstream.breaker import CircuitBreaker
 from ratecalc.upstream.budget import CallBudget
 from ratecalc.upstream.shipstation import ShipStationV1
 
@@ -40,11 +41,24 @@ def process_budget(settings: Settings) -> int:
     return max(1, share)
 
 
+def breaker_for(settings: Settings, upstream: str) -> CircuitBreaker:
+    def on_change(name: str, state: str) -> None:
+        metrics.circuit_open.labels(name).set(0 if state == "closed" else 1)
+        log.warning("circuit breaker for %s is now %s", name, state)
+
+    metrics.circuit_open.labels(upstream).set(0)
+    return CircuitBreaker(upstream, failures=settings.breaker_failures,
+                          reset_seconds=settings.breaker_reset_seconds, on_change=on_change)
+
+
 def shared_state(settings: Settings, account: str, budget: CallBudget):
-    """(cache, flights, budget) on Redis when configured, in-process otherwise."""
+    """(cache, stale, flights, budget) on Redis when configured, in-process otherwise."""
     memory = MemoryQuoteCache(settings.cache_max_entries, settings.cache_ttl_seconds)
+    stale = None
+    if settings.stale_if_error_seconds > 0:
+        stale = MemoryQuoteCache(settings.cache_max_entries, settings.stale_if_error_seconds)
     if not settings.redis_url:
-        return memory, SingleFlight(), budget
+        return memory, stale, SingleFlight(), budget
     import redis
 
     from ratecalc.rating.redis_state import (
@@ -63,7 +77,9 @@ def shared_state(settings: Settings, account: str, budget: CallBudget):
     shared_budget = RedisCallBudget(
         guard, settings.shipstation_requests_per_minute, account, fallback=budget,
         on_remaining=metrics.shipstation_rate_limit_remaining.set)
-    return (RedisQuoteCache(guard, settings.cache_ttl_seconds, memory),
+    if stale is not None:
+        stale = RedisQuoteCache(guard, settings.stale_if_error_seconds, stale, namespace="s")
+    return (RedisQuoteCache(guard, settings.cache_ttl_seconds, memory), stale,
             RedisSingleFlight(guard, settings.quote_deadline_seconds + 5), shared_budget)
 
 
@@ -75,22 +91,25 @@ def build_services(settings: Settings) -> Services:
 
         key = settings.shipstation_v2_api_key.reveal() if settings.shipstation_v2_api_key else ""
         account = account_fingerprint("v2", settings.shipstation_base_url, key)
-        cache, flights, budget = shared_state(settings, account, budget)
+        cache, stale, flights, budget = shared_state(settings, account, budget)
         backend = ShipStationV2(settings.shipstation_base_url, key,
                                 timeout=settings.upstream_timeout_seconds, budget=budget,
-                                ship_from_country=settings.ship_from_country)
+                                ship_from_country=settings.ship_from_country,
+                                breaker=breaker_for(settings, "shipstation"))
     else:
         key = settings.shipstation_api_key.reveal() if settings.shipstation_api_key else ""
         secret = (settings.shipstation_api_secret.reveal()
                   if settings.shipstation_api_secret else "")
         account = account_fingerprint("v1", settings.shipstation_base_url, key)
-        cache, flights, budget = shared_state(settings, account, budget)
+        cache, stale, flights, budget = shared_state(settings, account, budget)
         backend = ShipStationV1(settings.shipstation_base_url, key, secret,
                                 timeout=settings.upstream_timeout_seconds, budget=budget,
-                                max_parallel=max(8, settings.threads))
+                                max_parallel=max(8, settings.threads),
+                                breaker=breaker_for(settings, "shipstation"))
     rating = RatingService(
         backend=backend,
         cache=cache,
+        stale=stale,
         flights=flights,
         markup_percent=settings.markup_percent,
         currency=settings.currency,

@@ -28,7 +28,12 @@ def first_error(messages, prefix: str = "") -> tuple[str, str]:
     """The first (field path, message) of marshmallow's nested error dict."""
     if isinstance(messages, dict):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            # marshmallow files whole-object errors ("Invalid input type.") under
+            # "_schema": they belong to the object itself, not to a field of it.
+            if key == "_schema":
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             return first_error(value, path)
     if isinstance(messages, list) and messages:
         if isinstance(messages[0], str):
@@ -68,6 +73,7 @@ def quote_body(quote: Quote) -> dict:
         "quotes": quotes,
         "errors": quote.errors,
         "cached": quote.cached,
+        "stale": quote.stale,
         "quoted_at": quote.quoted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     })
 
@@ -81,7 +87,7 @@ def run_quote(payload: dict) -> Quote:
                        details={"field": exc.field}) from None
     except QuoteFailed as exc:
         headers = {}
-        if exc.code == "rate_limited":
+        if exc.code in ("rate_limited", "upstream_unavailable"):
             headers["Retry-After"] = str(int(exc.retry_after or 1))
         raise ApiError(exc.status, exc.code, exc.message, details={"errors": exc.errors},
                        headers=headers) from None
@@ -97,9 +103,10 @@ def post_rates():
             metrics.quote_requests.labels(
                 "invalid" if exc.status in (400, 413, 415) else exc.code).inc()
             raise
-        metrics.quote_requests.labels("cached" if quote.cached else "ok").inc()
+        metrics.quote_requests.labels(
+            "stale" if quote.stale else "cached" if quote.cached else "ok").inc()
     response = jsonify(quote_body(quote))
-    response.headers["X-Cache"] = "HIT" if quote.cached else "MISS"
+    response.headers["X-Cache"] = "STALE" if quote.stale else "HIT" if quote.cached else "MISS"
     return response
 
 

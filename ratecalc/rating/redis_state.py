@@ -199,9 +199,11 @@ class RedisCallBudget:
                 raise BudgetExhausted(wait)
             time.sleep(min(wait, max(0.0, deadline.remaining())))
 
-    def settle(self, headers, *, throttled: bool = False, retry_after: float | None = None):
+    def settle(self, headers, *, throttled: bool = False, retry_after: float | None = None,
+               unsent: bool = False):
         if not getattr(self._local, "via_redis", False):
-            return self.fallback.settle(headers, throttled=throttled, retry_after=retry_after)
+            return self.fallback.settle(headers, throttled=throttled, retry_after=retry_after,
+                                        unsent=unsent)
         parsed = rate_limit_headers(headers)
         limit, remaining, reset = parsed if parsed else ("", 0, 0.0)
         retry_ms = int(1000 * (retry_after if retry_after is not None else (

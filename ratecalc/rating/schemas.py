@@ -124,6 +124,9 @@ class RatesResponseSchema(Schema):
     quotes = fields.List(fields.Nested(QuoteLineSchema), required=True)
     errors = fields.List(fields.Nested(CarrierErrorSchema), required=True)
     cached = fields.Boolean(required=True)
+    stale = fields.Boolean(required=True, metadata={
+        "description": "true when ShipStation failed and the last good quote (at most "
+                       "RATECALC_STALE_IF_ERROR_SECONDS old, see quoted_at) stands in"})
     quoted_at = fields.String(required=True, metadata={"example": "2026-11-27T01:00:00Z"})
 
 

@@ -26,10 +26,13 @@ from ratecalc.upstream.http import Deadline
 
 CARRIER_LIST_TTL_SECONDS = 3600.0
 # When carriers fail in different ways, the answer names the most actionable.
-ERROR_PRIORITY = ("rate_limited", "upstream_timeout", "upstream_auth", "upstream_error",
-                  "no_rates")
+ERROR_PRIORITY = ("rate_limited", "upstream_unavailable", "upstream_timeout", "upstream_auth",
+                  "upstream_error", "no_rates")
 ERROR_STATUS = {"no_rates": 422, "upstream_error": 502, "upstream_auth": 502,
-                "upstream_timeout": 504, "rate_limited": 503}
+                "upstream_timeout": 504, "rate_limited": 503, "upstream_unavailable": 503}
+# Failures for which the last good answer may stand in ("no service" is an answer).
+STALE_ON = {"upstream_error", "upstream_auth", "upstream_timeout", "rate_limited",
+            "upstream_unavailable"}
 
 
 class RatesBackend(Protocol):
@@ -81,6 +84,7 @@ class Quote:
     cached: bool
     quoted_at: datetime
     carriers: list[str] = field(default_factory=list)
+    stale: bool = False
 
     @property
     def selected(self) -> PricedRate:
@@ -91,7 +95,7 @@ class RatingService:
     def __init__(self, *, backend: RatesBackend, cache: QuoteCache, flights: SingleFlight,
                  markup_percent: Decimal, currency: str, deadline_seconds: float,
                  configured_carriers: tuple[str, ...] = (), account: str = "",
-                 default_from: dict | None = None):
+                 default_from: dict | None = None, stale: QuoteCache | None = None):
         self.backend = backend
         self.cache = cache
         self.flights = flights
@@ -101,6 +105,7 @@ class RatingService:
         self.configured_carriers = configured_carriers
         self.account = account
         self.default_from = default_from or {}
+        self.stale = stale  # last good answers, kept longer, for stale-if-error
         self._carriers: tuple[float, list[Carrier]] | None = None
         self._carriers_lock = threading.Lock()
 
@@ -152,6 +157,7 @@ class RatingService:
                                "ship_to.state is required when rating UPS (ShipStation's rule).")
 
         results, all_cached = self._rates_for(shipment, codes, deadline)
+        stale = self._stand_in_stale(shipment, results)
         priced, errors = [], []
         for code in codes:
             outcome = results[code]
@@ -172,7 +178,23 @@ class RatingService:
                          if isinstance(o, CarrierRates) and o.currency), self.currency)
         return Quote(shipment=shipment, markup_percent=self.markup_percent,
                      currency=currency, quotes=priced, errors=errors,
-                     cached=all_cached, quoted_at=quoted_at, carriers=codes)
+                     cached=all_cached and not stale, quoted_at=quoted_at, carriers=codes,
+                     stale=stale)
+
+    def _stand_in_stale(self, shipment: Shipment, results: dict) -> bool:
+        """Replace failed carriers by their last good answer, if young enough."""
+        if self.stale is None:
+            return False
+        used = False
+        for code, outcome in results.items():
+            if isinstance(outcome, UpstreamError) and outcome.code in STALE_ON:
+                last_good = self.stale.get(cache_key(shipment, code, self.account))
+                if last_good is not None:
+                    results[code] = last_good
+                    used = True
+        if used:
+            metrics.stale_answers.inc()
+        return used
 
     def _rates_for(self, shipment: Shipment, codes: list[str], deadline: Deadline):
         """Each carrier's rates: from the cache, from a flight in progress, or fetched."""
@@ -217,6 +239,8 @@ class RatingService:
             for code, outcome in outcomes.items():
                 if isinstance(outcome, CarrierRates):
                     self.cache.set(keys[code], outcome)
+                    if self.stale is not None:
+                        self.stale.set(keys[code], outcome)
         except Exception as exc:  # never leave followers waiting on a crashed leader
             failure = UpstreamError("upstream_error", f"rating failed: {type(exc).__name__}")
             for code in leading:
@@ -239,6 +263,9 @@ class RatingService:
             "upstream_auth": "ShipStation refused the stored API credentials.",
             "upstream_timeout": "ShipStation did not answer in time.",
             "rate_limited": "The ShipStation call budget is exhausted; retry later.",
+            "upstream_unavailable": "ShipStation is failing; ratecalc is not calling it "
+                                    "for a while (circuit open).",
         }
         return QuoteFailed(code, messages[code], errors,
                            retry_after=max(1, math.ceil(retry_after)) if retry_after else None)
+

@@ -109,11 +109,17 @@ class CallBudget:
 
     # -- learning from answers ----------------------------------------------
     def settle(self, headers: Mapping[str, str] | None, *, throttled: bool = False,
-               retry_after: float | None = None) -> None:
-        """Record the answer to an acquired call (``None`` if there was none)."""
+               retry_after: float | None = None, unsent: bool = False) -> None:
+        """Record the answer to an acquired call (``None`` if there was none).
+
+        ``unsent``: the call never reached the upstream (connection refused), so
+        it did not use the upstream's window; our own sliding window keeps it.
+        """
         now = self._clock()
         with self._cond:
             self._inflight = max(0, self._inflight - 1)
+            if unsent and self._remaining is not None:
+                self._remaining += 1
             parsed = rate_limit_headers(headers)
             if headers is not None:
                 self._known = True

@@ -19,6 +19,7 @@ from decimal import Decimal
 import requests
 
 from ratecalc.model import Carrier, CarrierRates, Rate, Shipment
+from ratecalc.upstream.breaker import CircuitBreaker
 from ratecalc.upstream.budget import BudgetExhausted, CallBudget
 from ratecalc.upstream.errors import UpstreamError
 from ratecalc.upstream.http import Deadline, backoff_delay, make_session, timed
@@ -55,10 +56,12 @@ class ShipStationTransport:
     """Budgeted, deadline-bound calls with ShipStation's retry rules (V1 and V2)."""
 
     def __init__(self, base_url: str, *, timeout: float, budget: CallBudget,
-                 session: requests.Session | None = None, pool_size: int = 32):
+                 session: requests.Session | None = None, pool_size: int = 32,
+                 breaker: CircuitBreaker | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.budget = budget
+        self.breaker = breaker or CircuitBreaker("shipstation", failures=10**9)
         self.session = session or make_session(pool_size=pool_size)
 
     credential_settings = "RATECALC_SHIPSTATION_API_KEY and _SECRET"
@@ -78,74 +81,96 @@ class ShipStationTransport:
 
     def _call(self, method: str, path: str, operation: str, deadline: Deadline,
               json_body: dict | None = None):
+        """One logical call: attempts until an answer, a final error, or the deadline."""
         failures = 0
         while True:
+            self.breaker.before_call()
             try:
                 self.budget.acquire(deadline)
             except BudgetExhausted as exc:
+                self.breaker.release_probe()
                 raise UpstreamError(
                     "rate_limited", "ShipStation call budget exhausted",
                     retry_after=exc.retry_after,
                 ) from None
-            timeout = deadline.timeout(self.timeout)
-            response = None
-            with timed(SERVICE, operation) as outcome:
-                try:
-                    response = self.session.request(
-                        method, self.base_url + path, json=json_body, timeout=timeout,
-                        **self.request_kwargs(),
-                    )
-                    outcome["status"] = response.status_code
-                except requests.exceptions.ConnectTimeout:
+            verdict, result = self._attempt(method, path, operation, deadline, json_body)
+            if verdict == "done":
+                return result
+            if verdict == "throttled":
+                continue  # acquire() waits for the advertised reset, or gives up
+            failures += 1  # verdict "retry": a 5xx or a connection error
+            if not self._sleep_before_retry(failures, deadline):
+                raise result
+
+    def _attempt(self, method, path, operation, deadline, json_body):
+        """One HTTP request -> ("done", body) | ("retry", error) | ("throttled", None).
+
+        Final errors are raised. Every attempt settles the budget and tells the
+        circuit breaker whether ShipStation is alive.
+        """
+        timeout = deadline.timeout(self.timeout)
+        if timeout <= 0:
+            # The deadline passed while waiting for budget or backing off. There is
+            # no time to call (and requests rejects a zero timeout with ValueError).
+            self.budget.settle(None)
+            self.breaker.release_probe()
+            raise UpstreamError("upstream_timeout",
+                                "the quote deadline passed before ShipStation was called")
+        with timed(SERVICE, operation) as outcome:
+            try:
+                response = self.session.request(
+                    method, self.base_url + path, json=json_body, timeout=timeout,
+                    **self.request_kwargs(),
+                )
+                outcome["status"] = response.status_code
+            except requests.exceptions.RequestException as exc:
+                unsent = isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
+                    exc, requests.exceptions.ReadTimeout)
+                self.budget.settle(None, unsent=unsent)
+                self.breaker.record(False)
+                if isinstance(exc, requests.exceptions.Timeout):
                     outcome["status"] = "timeout"
-                    error = UpstreamError("upstream_timeout", "ShipStation did not accept a "
-                                          "connection in time")
-                except requests.exceptions.Timeout:
-                    outcome["status"] = "timeout"
-                    self.budget.settle(None)
-                    raise UpstreamError(
+                if isinstance(exc, requests.exceptions.ReadTimeout):
+                    raise UpstreamError(  # not retried: the deadline matters more
                         "upstream_timeout", f"ShipStation did not answer within {timeout:.1f}s"
                     ) from None
-                except requests.exceptions.RequestException:
-                    error = UpstreamError("upstream_error", "could not connect to ShipStation")
-            if response is None:
-                self.budget.settle(None)
-                failures += 1
-                if not self._sleep_before_retry(failures, deadline):
-                    raise error
-                continue
+                return "retry", UpstreamError("upstream_error" if not isinstance(
+                    exc, requests.exceptions.Timeout) else "upstream_timeout",
+                    "could not connect to ShipStation")
 
-            status = response.status_code
-            if status == 429:
-                retry_after = _retry_after(response)
-                self.budget.settle(response.headers, throttled=True, retry_after=retry_after)
-                continue  # acquire() waits for the reset, or gives up at the deadline
-            self.budget.settle(response.headers)
-            if status in (401, 403):
-                raise UpstreamError(
-                    "upstream_auth",
-                    f"ShipStation refused the stored API credentials (HTTP {status}); "
-                    f"check {self.credential_settings}",
-                    status=status,
-                )
+        status = response.status_code
+        if status == 429:
+            self.budget.settle(response.headers, throttled=True,
+                               retry_after=_retry_after(response))
+            self.breaker.release_probe()  # rate limiting is not an outage
+            return "throttled", None
+        self.budget.settle(response.headers)
+        if status in (401, 403):
+            self.breaker.record(True)
+            raise UpstreamError(
+                "upstream_auth",
+                f"ShipStation refused the stored API credentials (HTTP {status}); "
+                f"check {self.credential_settings}",
+                status=status,
+            )
+        if status >= 400:
+            message = self.error_message(response)
+            no_rates = self.is_no_rates(response, message)
+            self.breaker.record(status < 500 or no_rates)
+            if no_rates:
+                raise UpstreamError("no_rates", message, status=status)
             if status >= 500:
-                message = self.error_message(response)
-                if self.is_no_rates(response, message):
-                    raise UpstreamError("no_rates", message, status=status)
-                failures += 1
-                if not self._sleep_before_retry(failures, deadline):
-                    raise UpstreamError("upstream_error", message, status=status)
-                continue
-            if status >= 400:
-                message = self.error_message(response)
-                code = "no_rates" if self.is_no_rates(response, message) else "upstream_error"
-                raise UpstreamError(code, message, status=status)
-            try:
-                return json.loads(response.content)
-            except ValueError:
-                raise UpstreamError(
-                    "upstream_error", "ShipStation answered a body that is not JSON"
-                ) from None
+                return "retry", UpstreamError("upstream_error", message, status=status)
+            raise UpstreamError("upstream_error", message, status=status)
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            self.breaker.record(False)  # HTML or half a body: ShipStation is not well
+            raise UpstreamError(
+                "upstream_error", "ShipStation answered a body that is not JSON"
+            ) from None
+        self.breaker.record(True)
+        return "done", body
 
     @staticmethod
     def _sleep_before_retry(failures: int, deadline: Deadline) -> bool:
@@ -166,9 +191,9 @@ class ShipStationV1(ShipStationTransport):
 
     def __init__(self, base_url: str, api_key: str, api_secret: str, *, timeout: float,
                  budget: CallBudget, session: requests.Session | None = None,
-                 max_parallel: int = 16):
+                 max_parallel: int = 16, breaker: CircuitBreaker | None = None):
         super().__init__(base_url, timeout=timeout, budget=budget, session=session,
-                         pool_size=max_parallel * 2)
+                         pool_size=max_parallel * 2, breaker=breaker)
         self._auth = (api_key, api_secret)
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="ss-v1")
 

@@ -44,8 +44,10 @@ class ShipStationV2(ShipStationTransport):
     credential_settings = "RATECALC_SHIPSTATION_V2_API_KEY"
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float, budget: CallBudget,
-                 ship_from_country: str = "US", session: requests.Session | None = None):
-        super().__init__(base_url, timeout=timeout, budget=budget, session=session)
+                 ship_from_country: str = "US", session: requests.Session | None = None,
+                 breaker=None):
+        super().__init__(base_url, timeout=timeout, budget=budget, session=session,
+                         breaker=breaker)
         self._headers = {"API-Key": api_key}
         self._carriers: tuple[float, list[Carrier]] | None = None
         self._lock = threading.Lock()
