@@ -22,9 +22,12 @@ def readyz():
     problems = services.settings.problems()
     for check in services.extras.get("readiness", ()):
         problems.extend(check())
+    # An open circuit is reported, not failed on: the process can still answer
+    # (stale quotes, stored notifications), so it should keep receiving traffic.
+    circuits = {name: breaker.state for name, breaker in services.breakers().items()}
     if problems:
-        return jsonify(status="unavailable", reasons=problems), 503
-    return jsonify(status="ok")
+        return jsonify(status="unavailable", reasons=problems, circuits=circuits), 503
+    return jsonify(status="ok", circuits=circuits)
 
 
 @bp.get("/metrics")

@@ -29,6 +29,13 @@ class Services:
     budget: CallBudget
     extras: dict = field(default_factory=dict)
 
+    def breakers(self) -> dict:
+        found = {"shipstation": self.rating.backend.breaker}
+        shop = self.extras.get("shop")
+        if shop is not None:
+            found["cin7"] = shop.cin7.breaker
+        return found
+
     def close(self) -> None:
         for closer in self.extras.get("closers", ()):
             closer()

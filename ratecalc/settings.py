@@ -75,6 +75,7 @@ class Settings:
     status_map: str = DEFAULT_STATUS_MAP
     cin7_weight_units: str = "kilograms"
     custom_fields: tuple[str, ...] = ()
+    gift_message_field: str | None = "giftMessage"
     dispatch_stage: str = "Dispatched"
     export_page_size: int = 100
     delivery_worker: str = "in-process"
@@ -305,6 +306,7 @@ class _Reader:
             status_map=self.text("STATUS_MAP", DEFAULT_STATUS_MAP),
             cin7_weight_units=self.choice("CIN7_WEIGHT_UNITS", "kilograms", WEIGHT_UNITS),
             custom_fields=custom_fields,
+            gift_message_field=self.text("GIFT_MESSAGE_FIELD", "giftMessage"),
             dispatch_stage=self.text("DISPATCH_STAGE", "Dispatched"),
             export_page_size=self.integer("EXPORT_PAGE_SIZE", 100, minimum=1),
             delivery_worker=self.choice("DELIVERY_WORKER", "in-process", ("in-process", "off")),

@@ -18,7 +18,7 @@ from urllib.parse import quote_plus
 import requests
 
 DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?( ?[AaPp][Mm])?$")
-DECIMAL = re.compile(r"^-?\d{1,7}\.\d{2}$")
+DECIMAL = re.compile(r"^-?\d{1,7}(\.\d{1,2})?$")  # up to two places (the guide's "8")
 # (path, max length, required) per the field table (the stricter of table and XSD).
 TEXT_FIELDS = [
     ("OrderID", 50, False), ("OrderNumber", 50, True), ("OrderStatus", 50, True),
@@ -48,7 +48,10 @@ class PollResult:
 
 
 def encode_date(moment: datetime) -> str:
-    """``MM/dd/yyyy HH:mm`` in UTC, encoded the way ShipStation does (``%2f``, ``+``)."""
+    """``MM/dd/yyyy HH:mm`` in UTC, encoded the way ShipStation does (``%2f``, ``+``).
+
+    (requests re-cases percent escapes to ``%2F`` on the wire; a server must
+    decode both, and tests that need the exact bytes use http.client.)"""
     return quote_plus(moment.strftime("%m/%d/%Y %H:%M")).replace("%2F", "%2f").replace(
         "%3A", "%3a")
 
@@ -172,6 +175,8 @@ class CustomStorePoller:
             entry = {name: text(name, limit, req and not (adjustment and name == "SKU"), item,
                                 f"Item/{name}")
                      for name, limit, req in ITEM_FIELDS}  # an adjustment may have no SKU
+            if item.find("UnitPrice") is None:
+                problems.append(f"{here}: Item/UnitPrice is required")
             for name in ("UnitPrice", "Weight"):
                 value = item.findtext(name)
                 if value is not None and not DECIMAL.match(value):
@@ -188,6 +193,8 @@ class CustomStorePoller:
             entry["Options"] = [(o.findtext("Name"), o.findtext("Value"))
                                 for o in item.findall("Options/Option")]
             items.append(entry)
+        if order.find("Items") is None:
+            problems.append(f"{here}: Items is required")
         flat["items"] = items
         return flat
 

@@ -85,9 +85,12 @@ def build_shop(settings: Settings, *, clock=utcnow, store=None) -> ShopServices:
         status_map = StatusMap.parse(settings.status_map)
     except ValueError as exc:
         raise ConfigError(f"RATECALC_STATUS_MAP: {exc}") from None
+    from ratecalc.services import breaker_for
+
     cin7 = Cin7Client(settings.cin7_base_url, settings.cin7_username or "",
                       settings.cin7_api_key.reveal() if settings.cin7_api_key else "",
-                      timeout=max(settings.upstream_timeout_seconds, 30.0))
+                      timeout=max(settings.upstream_timeout_seconds, 30.0),
+                      breaker=breaker_for(settings, "cin7"))
     if store is None:
         try:
             store = open_store(settings.resolved_database_url)
@@ -103,7 +106,8 @@ def build_shop(settings: Settings, *, clock=utcnow, store=None) -> ShopServices:
         export=ExportService(
             cin7=cin7, store=store, status_map=status_map, rules=rules,
             options=ExportOptions(weight_units=settings.cin7_weight_units,
-                                  custom_fields=settings.custom_fields),
+                                  custom_fields=settings.custom_fields,
+                                  gift_message_field=settings.gift_message_field),
             page_size=settings.export_page_size, products=products, clock=clock),
         intake=NoticeIntake(store, clock, on_stored=worker.nudge),
         worker=worker,

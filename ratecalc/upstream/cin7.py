@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import requests
 
 from ratecalc import metrics
+from ratecalc.upstream.breaker import CircuitBreaker
 from ratecalc.upstream.budget import BudgetExhausted, WindowLimiter
 from ratecalc.upstream.errors import UpstreamError
 from ratecalc.upstream.http import Deadline, backoff_delay, make_session, timed
@@ -53,13 +54,14 @@ class PutResult:
 class Cin7Client:
     def __init__(self, base_url: str, username: str, api_key: str, *, timeout: float = 30.0,
                  limiter: WindowLimiter | None = None, session: requests.Session | None = None,
-                 call_deadline: float = 120.0):
+                 call_deadline: float = 120.0, breaker: CircuitBreaker | None = None):
         self.base_url = base_url.rstrip("/")
         self._auth = (username, api_key)
         self.timeout = timeout
         self.limiter = limiter or WindowLimiter(CIN7_WINDOWS)
         self.session = session or make_session(pool_size=8)
         self.call_deadline = call_deadline
+        self.breaker = breaker or CircuitBreaker("cin7", failures=10**9)
 
     # -- sales orders ----------------------------------------------------------
     def sales_orders_page(self, *, where: str | None, order: str, page: int,
@@ -161,63 +163,74 @@ class Cin7Client:
     # -- transport ---------------------------------------------------------------
     def _call(self, method: str, path: str, operation: str, *, params: dict | None = None,
               json_body=None, deadline: Deadline | None = None):
+        """One logical call: attempts until an answer, a final error, or the deadline."""
         deadline = deadline or Deadline(self.call_deadline)
         failures = 0
         while True:
+            self.breaker.before_call()
             try:
                 self.limiter.acquire(deadline)
             except BudgetExhausted as exc:
+                self.breaker.release_probe()
                 raise UpstreamError("rate_limited", "Cin7 call budget exhausted",
                                     retry_after=exc.retry_after) from None
             finally:
                 remaining = self.limiter.remaining(DAY)
                 if remaining is not None:
                     metrics.cin7_daily_budget_remaining.set(remaining)
-            timeout = deadline.timeout(self.timeout)
-            if timeout <= 0:
-                raise UpstreamError("upstream_timeout", "Cin7 call deadline passed")
-            response, error = None, None
-            with timed(SERVICE, operation) as outcome:
-                try:
-                    response = self.session.request(method, self.base_url + path, params=params,
-                                                    json=json_body, auth=self._auth,
-                                                    timeout=timeout)
-                    outcome["status"] = response.status_code
-                except requests.exceptions.Timeout:
-                    outcome["status"] = "timeout"
-                    error = UpstreamError("upstream_timeout",
-                                          f"Cin7 did not answer within {timeout:.1f}s")
-                except requests.exceptions.RequestException:
-                    error = UpstreamError("upstream_error", "could not connect to Cin7")
-            if response is not None:
-                status = response.status_code
-                if status == 429:
-                    wait = _retry_after(response) or min(8.0, 2.0 ** (failures + 1))
-                    self.limiter.back_off(wait)
-                    failures += 1
-                    if wait >= deadline.remaining():
-                        raise UpstreamError("rate_limited", "Cin7 answered 429",
-                                            retry_after=wait, status=429)
-                    continue
-                if status in (401, 403):
-                    raise UpstreamError(
-                        "upstream_auth",
-                        f"Cin7 refused the API connection (HTTP {status}); check "
-                        "RATECALC_CIN7_USERNAME / RATECALC_CIN7_API_KEY and its permissions",
-                        status=status)
-                if status < 400:
-                    return _json(response)
-                message = _error_text(response)
-                if status < 500:
-                    raise UpstreamError("upstream_error", message, status=status)
-                error = UpstreamError("upstream_error", message, status=status)
+            verdict, result = self._attempt(method, path, operation, params, json_body,
+                                            deadline, failures)
+            if verdict == "done":
+                return result
             failures += 1
-            if failures > MAX_RETRIES:
-                raise error
+            if verdict == "throttled":
+                continue  # the limiter holds the next call back until Cin7's wait is over
             delay = backoff_delay(failures)
-            if delay >= deadline.remaining():
-                raise error
+            if failures > MAX_RETRIES or delay >= deadline.remaining():
+                raise result
             time.sleep(delay)
+
+    def _attempt(self, method, path, operation, params, json_body, deadline, failures):
+        """One HTTP request -> ("done", body) | ("retry", error) | ("throttled", None)."""
+        timeout = deadline.timeout(self.timeout)
+        if timeout <= 0:
+            self.breaker.release_probe()
+            raise UpstreamError("upstream_timeout", "Cin7 call deadline passed")
+        with timed(SERVICE, operation) as outcome:
+            try:
+                response = self.session.request(method, self.base_url + path, params=params,
+                                                json=json_body, auth=self._auth,
+                                                timeout=timeout)
+                outcome["status"] = response.status_code
+            except requests.exceptions.RequestException as exc:
+                self.breaker.record(False)
+                if isinstance(exc, requests.exceptions.Timeout):
+                    outcome["status"] = "timeout"
+                    return "retry", UpstreamError(
+                        "upstream_timeout", f"Cin7 did not answer within {timeout:.1f}s")
+                return "retry", UpstreamError("upstream_error", "could not connect to Cin7")
+        status = response.status_code
+        if status == 429:
+            self.breaker.release_probe()
+            wait = _retry_after(response) or min(8.0, 2.0 ** (failures + 1))
+            self.limiter.back_off(wait)
+            if wait >= deadline.remaining():
+                raise UpstreamError("rate_limited", "Cin7 answered 429",
+                                    retry_after=wait, status=429)
+            return "throttled", None
+        self.breaker.record(status < 500)
+        if status in (401, 403):
+            raise UpstreamError(
+                "upstream_auth",
+                f"Cin7 refused the API connection (HTTP {status}); check "
+                "RATECALC_CIN7_USERNAME / RATECALC_CIN7_API_KEY and its permissions",
+                status=status)
+        if status < 400:
+            return "done", _json(response)
+        message = _error_text(response)
+        if status < 500:
+            raise UpstreamError("upstream_error", message, status=status)
+        return "retry", UpstreamError("upstream_error", message, status=status)
 
 
 def _json(response: requests.Response):
