@@ -79,6 +79,7 @@ class Settings:
     dispatch_stage: str = "Dispatched"
     export_page_size: int = 100
     delivery_worker: str = "in-process"
+    delivery_lease_seconds: float = 120.0
     # --- not from the environment ------------------------------------------
     sandbox: bool = field(default=False, compare=False)
 
@@ -310,6 +311,7 @@ class _Reader:
             dispatch_stage=self.text("DISPATCH_STAGE", "Dispatched"),
             export_page_size=self.integer("EXPORT_PAGE_SIZE", 100, minimum=1),
             delivery_worker=self.choice("DELIVERY_WORKER", "in-process", ("in-process", "off")),
+            delivery_lease_seconds=self.seconds("DELIVERY_LEASE_SECONDS", 120.0),
             sandbox=sandbox,
         )
 

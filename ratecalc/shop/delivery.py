@@ -159,8 +159,7 @@ class DeliveryWorker:
         by_id = {int(o["id"]): o for o in orders.values() if o is not None}
         records, batches = [], []
         for order_id, batch in groups.items():
-            history = [n for n in self.store.notices_for_order(order_id, None)
-                       if n.status == "delivered"]
+            history = self._delivered_before(by_id[order_id])
             records.append(build_update(by_id[order_id], batch, history, self.dispatch_stage))
             batches.append(batch)
         results = self.cin7.put_sales_orders(records)
@@ -171,6 +170,17 @@ class DeliveryWorker:
                         metrics.shipnotify.labels("delivered").inc()
                 else:
                     self._fail(notice, "Cin7: " + ("; ".join(result.errors) or "not saved"))
+
+    def _delivered_before(self, order: dict) -> list[StoredNotice]:
+        """Notices already applied to the order, matched by id or by reference (either
+        spelling of a leading '#'), for split shipments."""
+        reference = order.get("reference") or None
+        found = {n.id: n for n in self.store.notices_for_order(int(order["id"]), reference)}
+        if reference:
+            other = reference[1:] if reference.startswith("#") else "#" + reference
+            found.update({n.id: n for n in self.store.notices_for_order(None, other)})
+        return [n for n in sorted(found.values(), key=lambda n: n.id)
+                if n.status == "delivered"]
 
     def _orders_for(self, claimed: list[StoredNotice]) -> dict[int, dict | None]:
         """Each notice's current Cin7 order (read fresh: a PUT replaces comments)."""

@@ -260,10 +260,18 @@ _SQL_CLAIM_DUE = f"""
     SET status = 'delivering', claimed_by = :worker_id, lease_until = :lease_until,
         attempts = attempts + 1
     WHERE id IN (
-        SELECT id FROM shop_notices
-        WHERE (status = 'pending' AND next_attempt_at <= :now)
-           OR (status = 'delivering' AND lease_until <= :now)
-        ORDER BY created_at, id
+        SELECT n.id FROM shop_notices n
+        WHERE ((n.status = 'pending' AND n.next_attempt_at <= :now)
+               OR (n.status = 'delivering' AND n.lease_until <= :now))
+          -- One worker per order at a time: applying a notice reads and rewrites the
+          -- order's comments, so two workers on one order would lose a line.
+          AND NOT EXISTS (
+              SELECT 1 FROM shop_notices busy
+              WHERE busy.status = 'delivering' AND busy.lease_until > :now
+                AND (busy.order_id = n.order_id
+                     OR (busy.order_id IS NULL AND n.order_id IS NULL
+                         AND busy.order_number = n.order_number)))
+        ORDER BY n.created_at, n.id
         LIMIT :limit
         {{lock}}
     )
@@ -479,6 +487,10 @@ class SqlStore:
             "limit": int(limit),
         }
         with self._transaction("claim_due", write=True) as tx:
+            if self._CLAIM_LOCK:
+                # Claims take turns, so each sees the others' committed claims and the
+                # one-worker-per-order rule holds (SQLite's BEGIN IMMEDIATE does this).
+                tx.execute(self._CLAIM_LOCK, {})
             rows = tx.execute(_SQL_CLAIM_DUE.format(lock=self._SKIP_LOCKED), params).fetchall()
         notices = [self._notice(row) for row in rows]
         notices.sort(key=lambda n: (n.created_at, n.id))  # RETURNING has no order

@@ -144,6 +144,7 @@ class _Pool:
 class PostgresStore(SqlStore):
     engine = "postgresql"
     _SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
+    _CLAIM_LOCK = "SELECT pg_advisory_xact_lock(74200017)"
     _IDS_MATCH = "= ANY(:ids)"
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE,

@@ -80,6 +80,7 @@ class _Tx:
 class SqliteStore(SqlStore):
     engine = "sqlite"
     _SKIP_LOCKED = ""  # BEGIN IMMEDIATE already excludes other writers
+    _CLAIM_LOCK = None
     _IDS_MATCH = "IN (SELECT value FROM json_each(:ids))"
 
     def __init__(self, url: str, *, timeout: float = BUSY_TIMEOUT_SECONDS):

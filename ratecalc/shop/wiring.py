@@ -21,7 +21,8 @@ from ratecalc.shop.export import ExportService, ProductCache
 from ratecalc.shop.freight import FreightError, FreightService
 from ratecalc.shop.shipnotify import NoticeIntake
 from ratecalc.shop.statuses import StatusMap
-from ratecalc.shop.store import StoreError, open_store
+from ratecalc.shop.store import StoreError
+from ratecalc.shop.store_lazy import ReconnectingStore
 from ratecalc.shop.xml_export import ExportOptions
 from ratecalc.upstream.cin7 import Cin7Client
 from ratecalc.upstream.errors import UpstreamError
@@ -92,15 +93,12 @@ def build_shop(settings: Settings, *, clock=utcnow, store=None) -> ShopServices:
                       timeout=max(settings.upstream_timeout_seconds, 30.0),
                       breaker=breaker_for(settings, "cin7"))
     if store is None:
-        try:
-            store = open_store(settings.resolved_database_url)
-        except StoreError as exc:
-            raise ConfigError(f"RATECALC_DATABASE_URL: {exc}") from None
+        store = ReconnectingStore(settings.resolved_database_url).open()
     rules = ImportRules(stages=settings.import_stages, max_age_days=settings.import_max_age_days,
                         branch_ids=settings.cin7_branch_ids)
     products = ProductCache(cin7)
     worker = DeliveryWorker(store=store, cin7=cin7, dispatch_stage=settings.dispatch_stage,
-                            clock=clock)
+                            clock=clock, lease_seconds=settings.delivery_lease_seconds)
     return ShopServices(
         settings=settings, cin7=cin7, store=store, status_map=status_map, rules=rules,
         export=ExportService(
