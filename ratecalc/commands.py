@@ -105,8 +105,14 @@ def check_command(settings: Settings) -> int:
         print(f"failed: ShipStation: {exc.message}", file=sys.stderr)
     finally:
         services.close()
-    for check in services.extras.get("connection_checks", ()):
-        good, message = check()
+    if settings.cin7_configured:
+        from ratecalc.shop.wiring import build_shop, cin7_check
+
+        shop = build_shop(settings)  # also validates the shop settings (status map ...)
+        try:
+            good, message = cin7_check(shop)
+        finally:
+            shop.store.close()
         ok = ok and good
         print(message, file=sys.stdout if good else sys.stderr)
     return 0 if ok else 1

@@ -38,12 +38,19 @@ def raw_body(limit: int) -> bytes:
     return data
 
 
-def json_body(limit: int):
+def json_body(limit: int, *, allow_empty: bool = False):
+    """The parsed JSON body; with ``allow_empty``, no body at all is ``{}``."""
     mimetype = request.mimetype or ""
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise ApiError(415, "unsupported_media_type",
-                       "The body must be JSON (Content-Type: application/json).")
+    is_json = mimetype == "application/json" or mimetype.endswith("+json")
+    unsupported = ApiError(415, "unsupported_media_type",
+                           "The body must be JSON (Content-Type: application/json).")
+    if not is_json and not allow_empty:
+        raise unsupported
     data = raw_body(limit)
+    if allow_empty and not data.strip():
+        return {}
+    if not is_json:
+        raise unsupported
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -307,13 +307,18 @@ class _Reader:
             status_map=self.text("STATUS_MAP", DEFAULT_STATUS_MAP),
             cin7_weight_units=self.choice("CIN7_WEIGHT_UNITS", "kilograms", WEIGHT_UNITS),
             custom_fields=custom_fields,
-            gift_message_field=self.text("GIFT_MESSAGE_FIELD", "giftMessage"),
+            gift_message_field=self._optional_field("GIFT_MESSAGE_FIELD", "giftMessage"),
             dispatch_stage=self.text("DISPATCH_STAGE", "Dispatched"),
             export_page_size=self.integer("EXPORT_PAGE_SIZE", 100, minimum=1),
             delivery_worker=self.choice("DELIVERY_WORKER", "in-process", ("in-process", "off")),
             delivery_lease_seconds=self.seconds("DELIVERY_LEASE_SECONDS", 120.0),
             sandbox=sandbox,
         )
+
+    def _optional_field(self, name: str, default: str) -> str | None:
+        """A field name, or None when the value is ``none`` (the feature is off)."""
+        value = self.text(name, default)
+        return None if value.lower() == "none" else value
 
     def _tokens(self) -> tuple[str, ...]:
         secret = self.secret("API_TOKENS")

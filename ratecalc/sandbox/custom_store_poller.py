@@ -47,6 +47,13 @@ class PollResult:
     statuses: list[int] = field(default_factory=list)
 
 
+def _negative(value: str | None) -> bool:
+    try:
+        return float(value or "") < 0
+    except ValueError:
+        return False
+
+
 def encode_date(moment: datetime) -> str:
     """``MM/dd/yyyy HH:mm`` in UTC, encoded the way ShipStation does (``%2f``, ``+``).
 
@@ -188,7 +195,7 @@ class CustomStorePoller:
             entry["Quantity"] = quantity
             entry["WeightUnits"] = item.findtext("WeightUnits")
             entry["Adjustment"] = item.findtext("Adjustment")
-            if entry["Adjustment"] == "true" and not (entry["UnitPrice"] or "").startswith("-"):
+            if entry["Adjustment"] == "true" and not _negative(entry["UnitPrice"]):
                 problems.append(f"{here}: an Adjustment needs a negative UnitPrice")
             entry["Options"] = [(o.findtext("Name"), o.findtext("Value"))
                                 for o in item.findall("Options/Option")]

@@ -142,7 +142,9 @@ FREIGHT_FIELDS = {"dry_run", "package", "carriers", "service_code", "confirmatio
 
 @api_bp.post("/v1/orders/<int:order_id>/freight")
 def freight(order_id: int):
-    body = json_body(64 * 1024) if request.content_length else {}
+    # Every option is optional: no body (or an empty one) means a real write with defaults.
+    has_body = request.content_length or request.headers.get("Transfer-Encoding")
+    body = json_body(64 * 1024, allow_empty=True) if has_body else {}
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "The body must be a JSON object.")
     unknown = sorted(set(body) - FREIGHT_FIELDS)

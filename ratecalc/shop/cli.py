@@ -59,7 +59,9 @@ def cmd_statuses(args) -> int:
         raise ConfigError(f"RATECALC_STATUS_MAP: {exc}") from None
     print("Type these into ShipStation's Custom Store connection form (case-sensitive):")
     for label, value in status_map.connection_fields():
-        print(f"  {label + ':':<18} {value or '(leave empty: On Hold is not supported)'}")
+        empty = ("(leave empty: On Hold is not supported)" if label.startswith("On-Hold")
+                 else "(leave empty: no Cin7 stage is mapped to it)")
+        print(f"  {label + ':':<18} {value or empty}")
     return 0
 
 

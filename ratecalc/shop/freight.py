@@ -118,7 +118,10 @@ class FreightService:
 
     def write(self, order: dict, freight_fee: Decimal, description: str) -> dict:
         written = {"freightTotal": freight_fee, "freightDescription": description[:250]}
-        [result] = self.cin7.put_sales_orders([{"id": order["id"], **written}])
+        # Cin7 takes JSON numbers; the fee is already rounded to cents, which a float
+        # represents and prints exactly.
+        [result] = self.cin7.put_sales_orders([{"id": order["id"], **written,
+                                                "freightTotal": float(freight_fee)}])
         if not result.success:
             raise FreightError(502, "cin7_rejected",
                                "Cin7 did not save the freight: " + "; ".join(result.errors))

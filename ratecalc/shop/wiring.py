@@ -122,7 +122,6 @@ def init_app(app: Flask) -> None:
     shop = services.extras.get("shop") or build_shop(services.settings)
     services.extras["shop"] = shop
     services.extras.setdefault("readiness", []).append(lambda: _store_ready(shop))
-    services.extras.setdefault("connection_checks", []).append(lambda: _cin7_check(shop))
     services.extras.setdefault("closers", []).append(shop.close)
     for outcome in ("stored", "duplicate", "rejected", "delivered", "failed"):
         metrics.shipnotify.labels(outcome)  # series exist at 0, so increase() sees the first
@@ -140,7 +139,7 @@ def _store_ready(shop: ShopServices) -> list[str]:
     return []
 
 
-def _cin7_check(shop: ShopServices) -> tuple[bool, str]:
+def cin7_check(shop: ShopServices) -> tuple[bool, str]:
     try:
         shop.cin7.sales_orders_page(where=None, order="id ASC", page=1, rows=1,
                                     deadline=Deadline(30))

@@ -160,41 +160,58 @@ class CallBudget:
 class WindowLimiter:
     """Several sliding windows at once, e.g. Cin7's 3/second, 60/minute, 5,000/day.
 
-    A call is allowed when every window has room; otherwise the caller waits for
-    the earliest moment they all do, up to its deadline.
+    Cin7 counts a call when it arrives, which is some time after we send it. So
+    a call counts in every window while it is in flight, and afterwards at the
+    moment its answer came back (never earlier than its arrival): a delayed
+    request can then never make Cin7 see one call too many in a window.
+    A caller waits for the earliest moment every window has room, up to its
+    deadline, and must :meth:`release` each acquired call when it ends.
     """
 
     def __init__(self, windows: list[tuple[int, float]], clock=time.monotonic):
         self.windows = [(limit, seconds) for limit, seconds in windows if limit]
         self._clock = clock
         self._lock = threading.Condition()
-        self._sent: deque[float] = deque()
+        self._done: deque[float] = deque()  # answer times, oldest first
+        self._inflight = 0
         self._blocked_until = 0.0
         self._longest = max((s for _, s in self.windows), default=0.0)
 
-    def _wait_needed(self, now: float) -> float:
-        while self._sent and self._sent[0] <= now - self._longest:
-            self._sent.popleft()
+    def _wait_needed(self, now: float) -> float | None:
+        while self._done and self._done[0] <= now - self._longest:
+            self._done.popleft()
         wait = max(0.0, self._blocked_until - now)
         for limit, seconds in self.windows:
-            # Calls inside this window, newest last: the (limit)-th newest must age out.
-            inside = [t for t in self._sent if t > now - seconds] if seconds < self._longest \
-                else self._sent
-            if len(inside) >= limit:
-                wait = max(wait, inside[len(inside) - limit] + seconds - now)
+            inside = [t for t in self._done if t > now - seconds]
+            room = limit - self._inflight - len(inside)
+            if room > 0:
+                continue
+            to_expire = 1 - room  # answers that must age out before one more call fits
+            if to_expire > len(inside):
+                return None  # calls in flight alone fill the window: wait for one to end
+            wait = max(wait, inside[to_expire - 1] + seconds - now)
         return wait
 
     def acquire(self, deadline) -> None:
         with self._lock:
             while True:
-                now = self._clock()
-                wait = self._wait_needed(now)
-                if wait <= 0:
-                    self._sent.append(now)
+                wait = self._wait_needed(self._clock())
+                if wait is not None and wait <= 0:
+                    self._inflight += 1
                     return
-                if wait > deadline.remaining():
+                remaining = deadline.remaining()
+                if wait is not None and wait > remaining:
                     raise BudgetExhausted(wait)
-                self._lock.wait(wait)
+                if remaining <= 0:
+                    raise BudgetExhausted(wait or 1.0)
+                self._lock.wait(remaining if wait is None else wait)
+
+    def release(self) -> None:
+        """The acquired call ended (answered, failed or abandoned)."""
+        with self._lock:
+            self._inflight = max(0, self._inflight - 1)
+            self._done.append(self._clock())
+            self._lock.notify_all()
 
     def back_off(self, seconds: float) -> None:
         """After a 429: no calls for ``seconds``."""
@@ -207,5 +224,6 @@ class WindowLimiter:
             now = self._clock()
             for limit, seconds in self.windows:
                 if seconds == window_seconds:
-                    return max(0, limit - sum(1 for t in self._sent if t > now - seconds))
+                    used = self._inflight + sum(1 for t in self._done if t > now - seconds)
+                    return max(0, limit - used)
         return None

@@ -178,8 +178,11 @@ class Cin7Client:
                 remaining = self.limiter.remaining(DAY)
                 if remaining is not None:
                     metrics.cin7_daily_budget_remaining.set(remaining)
-            verdict, result = self._attempt(method, path, operation, params, json_body,
-                                            deadline, failures)
+            try:
+                verdict, result = self._attempt(method, path, operation, params, json_body,
+                                                deadline, failures)
+            finally:
+                self.limiter.release()
             if verdict == "done":
                 return result
             failures += 1

@@ -12,7 +12,7 @@ from .helpers import DATA_DIR, DEPLOY, K8S, ROOT, interpolate, load_yaml
 NAME_RE = re.compile(r"\bRATECALC_[A-Z0-9_]+\b")
 SETTINGS_PY = ROOT / "ratecalc" / "settings.py"
 READ_RE = re.compile(
-    r"\.(secret|text|integer|seconds|decimal|csv|url|choice)\(\s*\"([A-Z0-9_]+)\""
+    r"\.(secret|text|integer|seconds|decimal|csv|url|choice|_optional_field)\(\s*\"([A-Z0-9_]+)\""
 )
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import DC_REQUEST
 from tests.faults.proxy import TcpProxy
-from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.shop.conftest import STORE_PASSWORD, STORE_USER, fresh_postgres_schema
 
 NOTICE = ("<ShipNotice><OrderID>1001</OrderID><OrderNumber>#1050</OrderNumber>"
           "<Carrier>UPS</Carrier><Service>Ground</Service><TrackingNumber>{tracking}"
@@ -33,14 +33,13 @@ def _basic() -> str:
 
 @pytest.fixture
 def postgres_proxy():
-    from tests.shop.conftest import _postgres_url
-
-    base = _postgres_url()
-    parts = urlsplit(base)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    yield proxy, base.replace(f"{parts.hostname}:{parts.port or 5432}",
-                              f"127.0.0.1:{proxy.port}")
-    proxy.close()
+    """A fresh schema, reached through a proxy the test can cut."""
+    with fresh_postgres_schema() as url:
+        parts = urlsplit(url)
+        proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+        yield proxy, url.replace(f"{parts.hostname}:{parts.port or 5432}",
+                                 f"127.0.0.1:{proxy.port}")
+        proxy.close()
 
 
 def test_database_down_at_start_up(shop_api, shipstation):
@@ -66,8 +65,9 @@ def test_database_lost_and_back(shop_api, postgres_proxy, cin7):
         assert time.monotonic() < deadline, "the store did not reconnect"
         time.sleep(0.2)
     assert api.get("/readyz", auth=False).status_code == 200
-    api.shop.worker.run_once()
+    handled = api.shop.worker.run_once()
     comments = cin7.orders[1001]["internalComments"]
+    assert handled == 2
     assert comments.count("1Z-BEFORE") == 1 and comments.count("1Z-DURING") == 1
 
 

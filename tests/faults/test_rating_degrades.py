@@ -159,5 +159,7 @@ def test_faults_degrade_without_hanging_or_leaking_threads(fast, shipstation, fa
         assert results == [expected] * 8
         time.sleep(1.6)  # the simulator's own slow handlers finish
         counts.append(threading.active_count())
-    # Pools may grow to their bound once; repeated faults must not add threads.
-    assert counts[2] <= counts[1] <= counts[0] + 2, counts
+    # Pools may grow to their bound once; repeated faults must not add threads. A leak
+    # of even one thread per request would add 16 over the last two rounds; allow a
+    # few threads that are just finishing.
+    assert counts[2] - counts[0] <= 3, counts

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -48,12 +49,9 @@ def _postgres_url() -> str | None:
     return None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path):
-    """A fresh, empty database for one test, on each engine."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/shop.sqlite3"
-        return
+@contextmanager
+def fresh_postgres_schema():
+    """A PostgreSQL URL whose search_path is a new, empty schema (dropped afterwards)."""
     import psycopg
 
     base = _postgres_url()
@@ -61,9 +59,21 @@ def store_url(request, tmp_path):
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh, empty database for one test, on each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/shop.sqlite3"
+        return
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,64 @@
+"""Benchmark knobs (``BENCH_*`` environment variables) and shared constants."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def _int(name: str, default: int) -> int:
+    return int(_number(name, default))
+
+
+TOKEN = "bench-token-0123456789abcdef"  # noqa: S105 (a local benchmark token)
+CARRIERS = ("fedex", "stamps_com", "ups")
+
+
+class Config:
+    """Everything a run may vary. Defaults keep a run under ~5 minutes on 2 cores."""
+
+    def __init__(self):
+        #: seconds of load per throughput series (figure 1)
+        self.seconds = _number("BENCH_SECONDS", 10)
+        #: sequential samples per latency series (figures 2 and 3)
+        self.latency_samples = _int("BENCH_LATENCY_SAMPLES", 40)
+        #: added latency of every simulated ShipStation call
+        self.upstream_latency = _number("BENCH_UPSTREAM_LATENCY", 0.150)
+        #: figure 4: identical requests arriving at once
+        self.burst = _int("BENCH_BURST", 100)
+        #: figure 5: length of the run, and the simulator's (shortened) window
+        self.budget_seconds = _number("BENCH_BUDGET_SECONDS", 60)
+        self.budget_window = _number("BENCH_BUDGET_WINDOW", 15)
+        self.budget_quotes = _int("BENCH_BUDGET_QUOTES", 1000)
+        #: figure 6: each backend's short run within its first (60 s) window
+        self.qpm_seconds = _number("BENCH_QPM_SECONDS", 8)
+        self.replay_quotes = _int("BENCH_REPLAY_QUOTES", 10_000)
+        #: figure 7: quotes cached before reading the worker's RSS
+        self.memory_entries = _int("BENCH_MEMORY_ENTRIES", 10_000)
+        #: figure 8: eligible Cin7 orders to export
+        self.export_orders = _int("BENCH_EXPORT_ORDERS", 5000)
+        #: gunicorn settings shared by ratecalc and the bare app (ratecalc's defaults)
+        self.workers = _int("BENCH_WORKERS", 1)
+        self.threads = _int("BENCH_THREADS", 16)
+        #: load generator: "wrk" when installed, else "python"; connections for figure 1
+        wanted = os.environ.get("BENCH_LOADGEN", "").strip().lower()
+        self.loadgen = wanted or ("wrk" if shutil.which("wrk") else "python")
+        self.connections = _int("BENCH_CONNECTIONS", 16)
+        #: Python generator processes: half the CPUs (the servers need the rest)
+        cpus = len(os.sched_getaffinity(0))
+        self.loadgen_procs = _int("BENCH_LOADGEN_PROCS", max(1, cpus // 2))
+        #: run only these figures (comma list of numbers), default all
+        only = os.environ.get("BENCH_ONLY", "").strip()
+        self.only = {int(x) for x in only.split(",") if x.strip()} if only else None
+        self.results_path = os.environ.get("BENCH_RESULTS", "bench-results.json")
+
+    def wants(self, figure: int) -> bool:
+        return self.only is None or figure in self.only
+
+    def as_dict(self) -> dict:
+        return {k: sorted(v) if isinstance(v, set) else v for k, v in vars(self).items()}

@@ -1,0 +1,319 @@
+"""POST /v1/rates: one test per validation rule, over real HTTP.
+
+Each asserts the 4xx status, the error code, and that the message and details
+name the offending field. Validation happens before any upstream call, so the
+simulator must not be called for a rejected request.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from tests.conftest import DC_REQUEST
+from tests.rating.conftest import RATE_PATHS
+
+DELETE = object()
+
+
+def body_with(**changes) -> dict:
+    """DC_REQUEST with dotted-path changes (``DELETE`` removes the field)."""
+    body = copy.deepcopy(DC_REQUEST)
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        node = body
+        for part in parents:
+            node = node[part]
+        if value is DELETE:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    return body
+
+
+def assert_invalid(response, field: str, *, status: int = 400, code: str = "invalid_request",
+                   shipstation=None):
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert field in error["message"], error
+    assert error["details"].get("field") == field, error
+    if shipstation is not None:
+        assert [c for c in shipstation.calls() if c["path"] in RATE_PATHS.values()] == []
+    return error
+
+
+# -- required fields -------------------------------------------------------------
+MISSING = ["ship_to", "ship_to.country", "ship_to.postal_code", "package", "package.weight",
+           "package.weight.value", "package.weight.units", "package.dimensions.length",
+           "package.dimensions.width", "package.dimensions.height",
+           "package.dimensions.units"]
+
+
+@pytest.mark.parametrize("field", MISSING)
+def test_required_field_missing(api, shipstation, field):
+    r = api.post("/v1/rates", json=body_with(**{field: DELETE}))
+    error = assert_invalid(r, field, shipstation=shipstation)
+    assert "required" in error["message"].lower()
+
+
+@pytest.mark.parametrize("field", ["ship_to.country", "ship_to.postal_code",
+                                   "package.weight.value"])
+def test_required_field_null(api, field):
+    assert_invalid(api.post("/v1/rates", json=body_with(**{field: None})), field)
+
+
+# -- wrong types -------------------------------------------------------------------
+WRONG_TYPES = [
+    ("ship_to", "20500"),
+    ("ship_to", ["US", "20500"]),
+    ("ship_to.country", 840),
+    ("ship_to.postal_code", 20500),
+    ("ship_to.state", 11),
+    ("ship_to.city", ["Washington"]),
+    ("ship_to.residential", "maybe"),
+    ("ship_to.residential", 2),
+    ("ship_from", "78703"),
+    ("ship_from.postal_code", 78703),
+    ("package", "box"),
+    ("package.weight", 24),
+    ("package.weight.value", "heavy"),
+    ("package.weight.value", True),
+    ("package.weight.value", [24]),
+    ("package.weight.value", "NaN"),
+    ("package.weight.value", "Infinity"),
+    ("package.weight.units", 1),
+    ("package.dimensions", "7x5x6"),
+    ("package.dimensions.length", "long"),
+    ("package.package_code", 5),
+    ("carriers", "fedex"),
+    ("carriers", {"fedex": True}),
+    ("service_code", 12),
+    ("confirmation", True),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), WRONG_TYPES,
+                         ids=[f"{f}={json.dumps(v)}" for f, v in WRONG_TYPES])
+def test_wrong_type(api, shipstation, field, value):
+    assert_invalid(api.post("/v1/rates", json=body_with(**{field: value})), field,
+                   shipstation=shipstation)
+
+
+def test_carrier_code_of_wrong_type(api):
+    r = api.post("/v1/rates", json=body_with(carriers=["fedex", 7]))
+    assert_invalid(r, "carriers.1")
+
+
+# -- unknown fields at every level ---------------------------------------------------
+UNKNOWN = ["", "ship_to", "ship_from", "package", "package.weight", "package.dimensions"]
+
+
+@pytest.mark.parametrize("where", UNKNOWN, ids=[w or "top" for w in UNKNOWN])
+def test_unknown_field(api, shipstation, where):
+    body = copy.deepcopy(DC_REQUEST)
+    node = body
+    for part in filter(None, where.split(".")):
+        node = node[part]
+    node["colour"] = "blue"
+    field = f"{where}.colour" if where else "colour"
+    error = assert_invalid(api.post("/v1/rates", json=body), field, shipstation=shipstation)
+    assert "unknown" in error["message"].lower()
+
+
+def test_all_errors_are_in_the_details(api):
+    body = body_with(**{"ship_to.country": "XX", "package.weight.units": "stone"})
+    error = api.post("/v1/rates", json=body).json()["error"]
+    assert "country" in error["details"]["errors"]["ship_to"]
+    assert "units" in error["details"]["errors"]["package"]["weight"]
+
+
+# -- values -------------------------------------------------------------------------
+@pytest.mark.parametrize("country", ["XX", "ZZ", "USA", "U", "", "1A"])
+def test_bad_destination_country(api, country):
+    assert_invalid(api.post("/v1/rates", json=body_with(**{"ship_to.country": country})),
+                   "ship_to.country")
+
+
+def test_bad_origin_country(api):
+    assert_invalid(api.post("/v1/rates", json=body_with(**{"ship_from.country": "QQ"})),
+                   "ship_from.country")
+
+
+@pytest.mark.parametrize("value", [0, -1, "-0.5", "0.000"])
+def test_weight_must_be_positive(api, shipstation, value):
+    assert_invalid(api.post("/v1/rates", json=body_with(**{"package.weight.value": value})),
+                   "package.weight.value", shipstation=shipstation)
+
+
+def test_weight_has_an_upper_bound(api):
+    assert_invalid(api.post("/v1/rates", json=body_with(**{"package.weight.value": 10**7})),
+                   "package.weight.value")
+
+
+@pytest.mark.parametrize("side", ["length", "width", "height"])
+@pytest.mark.parametrize("value", [0, -3])
+def test_dimensions_must_be_positive(api, side, value):
+    field = f"package.dimensions.{side}"
+    assert_invalid(api.post("/v1/rates", json=body_with(**{field: value})), field)
+
+
+@pytest.mark.parametrize("units", ["stone", "lbs", "oz", "POUNDS", ""])
+def test_bad_weight_units(api, units):
+    assert_invalid(api.post("/v1/rates", json=body_with(**{"package.weight.units": units})),
+                   "package.weight.units")
+
+
+@pytest.mark.parametrize("units", ["feet", "in", "mm"])
+def test_bad_dimension_units(api, units):
+    field = "package.dimensions.units"
+    assert_invalid(api.post("/v1/rates", json=body_with(**{field: units})), field)
+
+
+@pytest.mark.parametrize("confirmation", ["registered", "Signature!", ""])
+def test_bad_confirmation(api, confirmation):
+    assert_invalid(api.post("/v1/rates", json=body_with(confirmation=confirmation)),
+                   "confirmation")
+
+
+@pytest.mark.parametrize("confirmation", ["none", "delivery", "signature", "adult_signature",
+                                          "direct_signature"])
+def test_every_documented_confirmation_is_accepted(api, confirmation):
+    r = api.post("/v1/rates", json=body_with(confirmation=confirmation, carriers=["fedex"]))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("carriers", "field"), [
+    (["fed ex"], "carriers.0"),
+    (["fedex", "ups;drop"], "carriers.1"),
+    ([""], "carriers.0"),
+    (["x" * 51], "carriers.0"),
+    ([], "carriers"),
+    ([f"c{i}" for i in range(21)], "carriers"),
+])
+def test_bad_carrier_codes(api, carriers, field):
+    assert_invalid(api.post("/v1/rates", json=body_with(carriers=carriers)), field)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("service_code", ""), ("package.package_code", ""), ("ship_to.postal_code", ""),
+    ("ship_to.postal_code", "1" * 21), ("ship_to.state", ""), ("ship_to.city", "x" * 101),
+])
+def test_string_lengths(api, field, value):
+    assert_invalid(api.post("/v1/rates", json=body_with(**{field: value})), field)
+
+
+# -- UPS needs a state (ShipStation's rule) ---------------------------------------------
+def test_ups_without_state_is_a_400_naming_ship_to_state(api, shipstation):
+    body = body_with(**{"ship_to.state": DELETE}, carriers=["fedex", "ups"])
+    error = assert_invalid(api.post("/v1/rates", json=body), "ship_to.state",
+                           shipstation=shipstation)
+    assert "UPS" in error["message"]
+
+
+def test_ups_from_the_account_without_state_is_a_400(api, shipstation):
+    """No ``carriers``: the account's carriers include UPS, so the state is required."""
+    body = body_with(**{"ship_to.state": DELETE})
+    assert_invalid(api.post("/v1/rates", json=body), "ship_to.state", shipstation=shipstation)
+
+
+def test_ups_with_null_state_is_a_400(api):
+    body = body_with(**{"ship_to.state": None}, carriers=["UPS"])
+    assert_invalid(api.post("/v1/rates", json=body), "ship_to.state")
+
+
+def test_no_state_is_fine_without_ups(api):
+    body = body_with(**{"ship_to.state": DELETE}, carriers=["fedex"])
+    assert api.post("/v1/rates", json=body).status_code == 200
+
+
+# -- the body itself ----------------------------------------------------------------
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          None])
+def test_non_json_body_is_415(api, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = api.post("/v1/rates", data=json.dumps(DC_REQUEST).encode(), headers=headers)
+    assert r.status_code == 415, r.text
+    assert r.json()["error"]["code"] == "unsupported_media_type"
+    assert "JSON" in r.json()["error"]["message"]
+
+
+def test_json_with_charset_is_accepted(api):
+    r = api.post("/v1/rates", data=json.dumps(body_with(carriers=["fedex"])).encode(),
+                 headers={"Content-Type": "application/json; charset=utf-8"})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("raw", [b"{", b"{'ship_to': 1}", b"", b"\xff\xfe{}", b"[1,]"])
+def test_invalid_json_is_400(api, raw):
+    r = api.post("/v1/rates", data=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid_json"
+    assert "JSON" in error["message"]
+
+
+@pytest.mark.parametrize("value", [[DC_REQUEST], "ship", 5, None])
+def test_body_must_be_an_object(api, value):
+    r = api.post("/v1/rates", data=json.dumps(value),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "invalid_request"
+    assert "object" in r.json()["error"]["message"]
+
+
+def _padded(size: int) -> bytes:
+    body = body_with()
+    body["pad"] = "x" * size
+    return json.dumps(body).encode()
+
+
+def test_body_over_64_kib_is_a_real_413(api, shipstation):
+    r = api.post("/v1/rates", data=_padded(70 * 1024),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text
+    error = r.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert "64 KiB" in error["message"]
+    assert shipstation.calls() == []
+
+
+def test_body_over_the_app_limit_is_a_real_413(api):
+    r = api.post("/v1/rates", data=_padded(3 * 1024 * 1024),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "payload_too_large"
+
+
+def test_chunked_body_over_64_kib_is_a_413(api):
+    data = _padded(70 * 1024)
+    chunks = (data[i:i + 8192] for i in range(0, len(data), 8192))
+    r = api.post("/v1/rates", data=chunks, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "payload_too_large"
+
+
+def test_body_just_under_64_kib_is_read(api):
+    """Padding under the limit is read in full; the error is the unknown field, not 413."""
+    data = _padded(60 * 1024)
+    assert len(data) < 64 * 1024
+    r = api.post("/v1/rates", data=data, headers={"Content-Type": "application/json"})
+    assert_invalid(r, "pad")
+
+
+def test_connection_stays_usable_after_a_413(api):
+    r = api.post("/v1/rates", data=_padded(100 * 1024),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    ok = api.post("/v1/rates", json=body_with(carriers=["fedex"]))
+    assert ok.status_code == 200, ok.text
+
+
+def test_get_is_405(api):
+    r = api.get("/v1/rates")
+    assert r.status_code == 405
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in r.headers["Allow"]
