@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run sandbox serve test lint bench clean
+.PHONY: run sandbox serve test lint fuzz bench soak clean install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,19 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check ratecalc tests
 
+# Longer fuzzing than `make test` does: schemathesis against the live OpenAPI
+# document, and the hypothesis property tests with many more examples.
+fuzz: $(STAMP)
+	RATECALC_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/test_fuzz_api.py \
+		--hypothesis-profile=fuzz -q
+	$(BIN)/python -m pytest -q --hypothesis-profile=fuzz -m "not slow" \
+		tests/rating/test_keys.py tests/rating/test_markup.py tests/shop/test_xml_export.py
+
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak
 
 clean:
 	rm -rf $(VENV) var .pytest_cache bench-results.json

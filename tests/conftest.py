@@ -6,6 +6,7 @@ import threading
 
 import pytest
 import requests
+from hypothesis import settings as hypothesis_settings
 
 from ratecalc.app import create_app
 from ratecalc.sandbox.server import ServerThread
@@ -13,6 +14,9 @@ from ratecalc.sandbox.shipstation import ShipStationSimulator
 from ratecalc.settings import Settings
 
 TOKEN = "test-token-0123456789abcdef"  # noqa: S105
+
+# `make fuzz` runs the property tests with this profile: many more examples.
+hypothesis_settings.register_profile("fuzz", max_examples=2000, deadline=None)
 
 
 class Api:

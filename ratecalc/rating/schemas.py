@@ -11,8 +11,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from ratecalc.rating.units import DIMENSION_UNITS, WEIGHT_UNITS
 
 CONFIRMATIONS = ("none", "delivery", "signature", "adult_signature", "direct_signature")
-POSITIVE = validate.Range(min=0, min_inclusive=False)
-MAX_MEASURE = validate.Range(min=0, min_inclusive=False, max=1_000_000)
+MAX_MEASURE = validate.Range(min=0, min_inclusive=False, max=1000000)
+# apispec does not carry min_inclusive=False into the document; say it ourselves.
+MEASURE_DOC = {"exclusiveMinimum": True}
+COUNTRY_CODES = sorted(c.alpha_2 for c in pycountry.countries)
+COUNTRY_DOC = {"description": "ISO 3166-1 alpha-2 (case-insensitive)", "example": "US",
+               "enum": COUNTRY_CODES}
 
 
 @lru_cache(maxsize=512)
@@ -26,8 +30,7 @@ class StrictSchema(Schema):
 
 class ShipToSchema(StrictSchema):
     country = fields.String(required=True, validate=validate.Length(equal=2),
-                            metadata={"description": "ISO 3166-1 alpha-2, any case",
-                                      "example": "US"})
+                            metadata=COUNTRY_DOC)
     postal_code = fields.String(required=True, validate=validate.Length(min=1, max=20),
                                 metadata={"example": "20500"})
     state = fields.String(validate=validate.Length(min=1, max=100), allow_none=True,
@@ -46,7 +49,7 @@ class ShipToSchema(StrictSchema):
 class ShipFromSchema(StrictSchema):
     postal_code = fields.String(validate=validate.Length(min=1, max=20),
                                 metadata={"example": "78703"})
-    country = fields.String(validate=validate.Length(equal=2))
+    country = fields.String(validate=validate.Length(equal=2), metadata=COUNTRY_DOC)
     state = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
     city = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
 
@@ -57,14 +60,15 @@ class ShipFromSchema(StrictSchema):
 
 
 class WeightSchema(StrictSchema):
-    value = fields.Decimal(required=True, validate=MAX_MEASURE, metadata={"example": 24})
+    value = fields.Decimal(required=True, validate=MAX_MEASURE,
+                           metadata={"example": 24, **MEASURE_DOC})
     units = fields.String(required=True, validate=validate.OneOf(WEIGHT_UNITS))
 
 
 class DimensionsSchema(StrictSchema):
-    length = fields.Decimal(required=True, validate=MAX_MEASURE)
-    width = fields.Decimal(required=True, validate=MAX_MEASURE)
-    height = fields.Decimal(required=True, validate=MAX_MEASURE)
+    length = fields.Decimal(required=True, validate=MAX_MEASURE, metadata=MEASURE_DOC)
+    width = fields.Decimal(required=True, validate=MAX_MEASURE, metadata=MEASURE_DOC)
+    height = fields.Decimal(required=True, validate=MAX_MEASURE, metadata=MEASURE_DOC)
     units = fields.String(required=True, validate=validate.OneOf(DIMENSION_UNITS))
 
 
