@@ -140,3 +140,32 @@ def test_dc_request_with_the_demo_token(sandbox):
 def test_the_sandbox_is_ready_and_needs_the_token(sandbox):
     assert requests.get(sandbox.url + "/readyz", timeout=5).status_code == 200
     assert requests.post(sandbox.url + "/v1/rates", json=DC_REQUEST, timeout=5).status_code == 401
+
+
+def readme_shop_curls() -> list[list[str]]:
+    """The README's shop-mode curl lines, joined and split into argv lists."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("Shop mode in the sandbox", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    joined = re.sub(r"\\\n\s*", " ", block)
+    return [shlex.split(line) for line in joined.splitlines() if line.startswith("curl")]
+
+
+def test_the_readme_shop_examples_work(sandbox):
+    curls = readme_shop_curls()
+    assert len(curls) == 4
+    outputs = []
+    for argv in curls:
+        argv = [a.replace("http://127.0.0.1:8000", sandbox.url) for a in argv]
+        done = subprocess.run(argv + ["-w", "\n%{http_code}"], capture_output=True, text=True,
+                              timeout=60)
+        body, status = done.stdout.rsplit("\n", 1)
+        outputs.append((int(status), body))
+    (export_status, export), (notify_status, notify), (why_status, why), \
+        (freight_status, freight) = outputs
+    assert export_status == 200 and "<Orders pages=" in export and "<OrderID>1001" in export
+    assert notify_status == 200 and notify.startswith("OK")
+    assert why_status == 200 and json.loads(why)["eligible"] is False
+    assert freight_status == 200, freight
+    assert json.loads(freight)["dry_run"] is True and json.loads(freight)["written"] is None
