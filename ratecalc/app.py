@@ -35,6 +35,9 @@ class JSONProvider(DefaultJSONProvider):
 
 def create_app(settings: Settings, services: Services | None = None) -> Flask:
     app = Flask("ratecalc")
+    # Never debug mode (FLASK_DEBUG in the environment would turn it on): it can
+    # show tracebacks and run code from the browser.
+    app.debug = False
     app.json = JSONProvider(app)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.extensions["ratecalc"] = services or build_services(settings)

@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ratecalc: configuration error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # StoreError, UpstreamError ...: one line, never a traceback
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        print(f"ratecalc: {message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -22,6 +22,15 @@ def _too_large(limit: int) -> ApiError:
 
 
 def raw_body(limit: int) -> bytes:
+    try:
+        return _read(limit)
+    except ApiError:
+        raise
+    except Exception:  # a broken chunked encoding, a client gone mid-body ...
+        raise ApiError(400, "invalid_body", "The request body could not be read.") from None
+
+
+def _read(limit: int) -> bytes:
     length = request.content_length
     stream = request.environ["wsgi.input"]
     if length is not None and length > limit:

@@ -25,13 +25,16 @@ ACCESS_LOG_FORMAT = json.dumps({
 
 # gunicorn logs a request line it cannot parse whole (query string included), and
 # ShipStation sends the store password in the query string.
-# The value runs to the next "&", quote or " HTTP/" (a password may hold spaces).
+# "name=value" in a query string, or "name: value" / "name value" in a header line
+# gunicorn could not parse; the value runs to the next "&", quote or " HTTP/" (a
+# password may hold spaces).
 _SECRET_PARAM = re.compile(
-    r"(?i)\b([\w-]*(?:password|secret|token|key))=(.*?)(?=&|\"|'|\s+HTTP/\d|$)")
+    r"(?i)\b([\w-]*(?:password|secret|token|key|authorization))(\s*[=:]\s*|\s+)"
+    r"(.*?)(?=&|\"|'|\s+HTTP/\d|$)")
 
 
 def redact(text: str) -> str:
-    return _SECRET_PARAM.sub(r"\1=***", text)
+    return _SECRET_PARAM.sub(r"\1\2***", text)
 
 
 class _RedactSecrets(logging.Filter):

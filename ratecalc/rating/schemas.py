@@ -3,6 +3,7 @@ responses, and are the source of ``/openapi.json``."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP
 from functools import lru_cache
 
 import pycountry
@@ -28,6 +29,15 @@ class StrictSchema(Schema):
     """Unknown fields are an error that names them (marshmallow's RAISE)."""
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only: "yes" or 1 would hide a caller's bug that changes the price."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class ShipToSchema(StrictSchema):
     country = fields.String(required=True, validate=validate.Length(equal=2),
                             metadata=COUNTRY_DOC)
@@ -38,7 +48,7 @@ class ShipToSchema(StrictSchema):
                                     "example": "DC"})
     city = fields.String(validate=validate.Length(min=1, max=100), allow_none=True,
                          metadata={"example": "Washington"})
-    residential = fields.Boolean(load_default=False)
+    residential = StrictBoolean(load_default=False)
 
     @validates("country")
     def _known_country(self, value: str, **_):
@@ -99,7 +109,7 @@ class Money(fields.Decimal):
     """A JSON number with at most two decimals (Decimal inside, never float maths)."""
 
     def __init__(self, **kwargs):
-        super().__init__(places=2, as_string=False, **kwargs)
+        super().__init__(places=2, rounding=ROUND_HALF_UP, as_string=False, **kwargs)
 
 
 class QuoteLineSchema(Schema):

@@ -24,7 +24,8 @@ from ratecalc.shop.statuses import StatusMap
 from ratecalc.shop.store import StoreError
 from ratecalc.shop.store_lazy import ReconnectingStore
 from ratecalc.shop.xml_export import ExportOptions
-from ratecalc.upstream.cin7 import Cin7Client
+from ratecalc.upstream.budget import WindowLimiter
+from ratecalc.upstream.cin7 import CIN7_WINDOWS, Cin7Client
 from ratecalc.upstream.errors import UpstreamError
 from ratecalc.upstream.http import Deadline
 
@@ -88,10 +89,13 @@ def build_shop(settings: Settings, *, clock=utcnow, store=None) -> ShopServices:
         raise ConfigError(f"RATECALC_STATUS_MAP: {exc}") from None
     from ratecalc.services import breaker_for
 
+    # Cin7's limits are per API connection: each of the RATECALC_WORKERS processes
+    # takes its share, as the ShipStation budget does.
+    windows = [(max(1, limit // settings.workers), seconds) for limit, seconds in CIN7_WINDOWS]
     cin7 = Cin7Client(settings.cin7_base_url, settings.cin7_username or "",
                       settings.cin7_api_key.reveal() if settings.cin7_api_key else "",
                       timeout=max(settings.upstream_timeout_seconds, 30.0),
-                      breaker=breaker_for(settings, "cin7"))
+                      limiter=WindowLimiter(windows), breaker=breaker_for(settings, "cin7"))
     if store is None:
         store = ReconnectingStore(settings.resolved_database_url).open()
     rules = ImportRules(stages=settings.import_stages, max_age_days=settings.import_max_age_days,
@@ -127,15 +131,27 @@ def init_app(app: Flask) -> None:
         metrics.shipnotify.labels(outcome)  # series exist at 0, so increase() sees the first
     app.register_blueprint(store_bp)
     app.register_blueprint(api_bp)
+    app.register_error_handler(StoreError, _store_unavailable)
     if services.settings.delivery_worker == "in-process":
         shop.worker.start()
 
 
+def _store_unavailable(exc: StoreError):
+    from ratecalc.errors import error_response
+
+    log.error("database unavailable: %s", exc)
+    return error_response(503, "store_unavailable",
+                          "The shop database is unavailable; retry later.",
+                          headers={"Retry-After": "5"})
+
+
 def _store_ready(shop: ShopServices) -> list[str]:
+    # /readyz needs no token: say what is wrong, not where the database lives.
     try:
         shop.store.ping()
     except StoreError as exc:
-        return [f"database unavailable: {exc}"]
+        log.error("readiness: database unavailable: %s", exc)
+        return ["database unavailable (details in the log)"]
     return []
 
 

@@ -317,3 +317,11 @@ def test_get_is_405(api):
     assert r.status_code == 405
     assert r.json()["error"]["code"] == "method_not_allowed"
     assert "POST" in r.headers["Allow"]
+
+
+def test_residential_takes_json_booleans_only(api):
+    for value in ("yes", 1, "true"):
+        body = {**DC_REQUEST, "ship_to": {**DC_REQUEST["ship_to"], "residential": value}}
+        r = api.post("/v1/rates", json=body)
+        assert r.status_code == 400, value
+        assert r.json()["error"]["details"]["field"] == "ship_to.residential"

@@ -135,7 +135,7 @@ class Load:
 
     def shipnotify(self) -> None:
         with self._lock:
-            repeat = self._notices and self.rng.random() < 0.1
+            repeat = bool(self._notices) and self.rng.random() < 0.1
             if repeat:
                 order_id, reference, tracking = self.rng.choice(self._notices)
             else:

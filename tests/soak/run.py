@@ -32,7 +32,7 @@ Settings (environment): ``SOAK_SECONDS`` (300), ``SOAK_WORKERS`` (2),
 ``SOAK_SCALE`` (1.0, multiplies every rate), ``SOAK_FAULT_PERIOD`` (60, or less
 for short runs), ``SOAK_DRAIN_SECONDS`` (240), ``SOAK_DATABASE_URL`` /
 ``SOAK_REDIS_URL`` (``off`` for none; default: the test engines when they
-answer), ``SOAK_KEEP=1`` keeps the work directory (logs, raw results).
+answer, Redis database 14), ``SOAK_KEEP=1`` keeps the work directory (logs, raw results).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -188,7 +189,8 @@ def database(config: Config) -> tuple[str, str, callable]:
 def redis_url(config: Config) -> tuple[str | None, str]:
     if config.redis_url == "off":
         return None, "off (in-process state per worker)"
-    url = config.redis_url or os.environ.get("RATECALC_TEST_REDIS_URL", REDIS_DEFAULT)
+    url = config.redis_url or soak_redis_db(
+        os.environ.get("RATECALC_TEST_REDIS_URL", REDIS_DEFAULT))
     try:
         import redis
 
@@ -200,6 +202,15 @@ def redis_url(config: Config) -> tuple[str | None, str]:
             raise SystemExit(f"soak: SOAK_REDIS_URL does not answer: {exc}") from None
         return None, f"off (Redis not reachable: {type(exc).__name__})"
     return url, "Redis"
+
+
+def soak_redis_db(test_url: str) -> str:
+    """The test Redis, but database 14: the test suite flushes its own database (15),
+    which would turn the soak's cache hits into misses if ``make test`` runs meanwhile."""
+    parts = urlsplit(test_url)
+    if parts.scheme in ("redis", "rediss"):
+        return urlunsplit(parts._replace(path="/14"))
+    return test_url
 
 
 def drop_redis_keys(url: str, account: str) -> None:
