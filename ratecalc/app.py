@@ -70,10 +70,13 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if request.headers.get("Authorization") or request.path.startswith("/v1/"):
             response.headers["Cache-Control"] = "no-store"
-        # The path only: query strings may carry the Custom Store password.
-        log.info("%s %s %s", request.method, request.path, response.status_code, extra={
-            "method": request.method, "path": request.path, "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter()))
-                                 * 1000, 1),
-        })
+        # The path only: query strings may carry the Custom Store password. DEBUG:
+        # gunicorn's access log already has a line per request in production.
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s", request.method, request.path, response.status_code, extra={
+                "method": request.method, "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter()))
+                                     * 1000, 1),
+            })
         return response

@@ -47,6 +47,22 @@ def _read(limit: int) -> bytes:
     return data
 
 
+def json_bytes(limit: int) -> bytes:
+    """The raw body of a JSON request (415 unless it says it is JSON)."""
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type",
+                       "The body must be JSON (Content-Type: application/json).")
+    return raw_body(limit)
+
+
+def parse_json(data: bytes):
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
+
+
 def json_body(limit: int, *, allow_empty: bool = False):
     """The parsed JSON body; with ``allow_empty``, no body at all is ``{}``."""
     mimetype = request.mimetype or ""
@@ -60,7 +76,4 @@ def json_body(limit: int, *, allow_empty: bool = False):
         return {}
     if not is_json:
         raise unsupported
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
+    return parse_json(data)

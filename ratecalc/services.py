@@ -92,7 +92,8 @@ def shared_state(settings: Settings, account: str, budget: CallBudget):
 
 def build_services(settings: Settings) -> Services:
     budget = CallBudget(process_budget(settings),
-                        on_remaining=metrics.shipstation_rate_limit_remaining.set)
+                        on_remaining=metrics.shipstation_rate_limit_remaining.set,
+                        min_call_seconds=min(1.0, settings.upstream_timeout_seconds / 2))
     if settings.shipstation_api == "v2":
         from ratecalc.upstream.shipstation_v2 import ShipStationV2
 

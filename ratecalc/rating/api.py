@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Blueprint, current_app, jsonify
 from marshmallow import ValidationError
 
@@ -9,14 +11,14 @@ from ratecalc import metrics
 from ratecalc.auth import require_bearer
 from ratecalc.errors import ApiError
 from ratecalc.rating import schemas
+from ratecalc.rating.markup import cents
 from ratecalc.rating.service import InvalidQuote, Quote, QuoteFailed, RatingService
-from ratecalc.requests_body import json_body
+from ratecalc.requests_body import json_bytes, parse_json
 from ratecalc.upstream.errors import UpstreamError
 
 bp = Blueprint("rating", __name__)
 MAX_BODY_BYTES = 64 * 1024
 _request_schema = schemas.RatesRequestSchema()
-_response_schema = schemas.RatesResponseSchema()
 _carriers_schema = schemas.CarriersResponseSchema()
 
 
@@ -53,29 +55,45 @@ def validate_rate_request(data) -> dict:
                        details={"field": field, "errors": exc.messages}) from None
 
 
+@lru_cache(maxsize=4096)
+def validated_body(body: bytes) -> dict:
+    """The validated request for these exact bytes (read-only: it is shared).
+
+    Cin7's order screen asks the same questions again and again; a cache hit then
+    skips JSON parsing and validation too. Invalid bodies raise and are not kept.
+    """
+    return validate_rate_request(parse_json(body))
+
+
 def quote_body(quote: Quote) -> dict:
+    """The response body. Built directly (it is on every request's path); its shape is
+    RatesResponseSchema's, which the OpenAPI document and schemathesis hold it to."""
+    def money(amount) -> float:
+        # Rounded to cents in Decimal first; float's shortest repr then prints it exactly.
+        return float(cents(amount))
+
     def line(priced):
         rate = priced.rate
         return {
             "carrier_code": rate.carrier_code, "service_code": rate.service_code,
-            "service_name": rate.service_name, "shipment_cost": rate.shipment_cost,
-            "other_cost": rate.other_cost, "carrier_cost": rate.carrier_cost,
-            "freight_fee": priced.freight_fee, "delivery_days": rate.delivery_days,
+            "service_name": rate.service_name, "shipment_cost": money(rate.shipment_cost),
+            "other_cost": money(rate.other_cost), "carrier_cost": money(rate.carrier_cost),
+            "freight_fee": money(priced.freight_fee), "delivery_days": rate.delivery_days,
             "estimated_delivery_date": rate.estimated_delivery_date,
         }
 
     quotes = [line(p) for p in quote.quotes]
-    return _response_schema.dump({
+    return {
         "currency": quote.currency,
-        "markup_percent": quote.markup_percent,
-        "freight_fee": quote.selected.freight_fee,
+        "markup_percent": float(quote.markup_percent),
+        "freight_fee": quotes[0]["freight_fee"],
         "selected": quotes[0],
         "quotes": quotes,
         "errors": quote.errors,
         "cached": quote.cached,
         "stale": quote.stale,
         "quoted_at": quote.quoted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    })
+    }
 
 
 def run_quote(payload: dict) -> Quote:
@@ -97,7 +115,7 @@ def run_quote(payload: dict) -> Quote:
 def post_rates():
     with metrics.quote_duration.time():
         try:
-            payload = validate_rate_request(json_body(MAX_BODY_BYTES))
+            payload = validated_body(json_bytes(MAX_BODY_BYTES))
             quote = run_quote(payload)
         except ApiError as exc:
             metrics.quote_requests.labels(

@@ -50,15 +50,19 @@ def rate_limit_headers(headers: Mapping[str, str] | None) -> tuple[int, int, flo
 class CallBudget:
     def __init__(self, per_window: int, window_seconds: float = 60.0, *,
                  reset_margin: float = RESET_MARGIN_SECONDS, clock=time.monotonic,
-                 on_remaining=None):
+                 on_remaining=None, min_call_seconds: float = 0.0):
         self.per_window = per_window
         self.window = window_seconds
         self.reset_margin = reset_margin
+        # A call granted after a wait needs this much of its deadline left to be
+        # worth making; otherwise the budget would be spent on a certain timeout.
+        self.min_call_seconds = min_call_seconds
         self._clock = clock
         self._on_remaining = on_remaining
         self._cond = threading.Condition()
         self._sent: deque[float] = deque()
-        self._inflight = 0
+        self._inflight_sent: list[float] = []  # send times of calls not yet answered
+        self._mine = threading.local()  # the send time of this thread's call
         self._known = False  # has any answer told us the upstream's state?
         self._limit: int | None = None  # the upstream's advertised limit
         self._remaining: int | None = None  # our estimate for the upstream window
@@ -74,7 +78,7 @@ class CallBudget:
                     self._take(self._clock())
                     return
                 remaining = deadline.remaining()
-                if wait is not None and wait > remaining:
+                if wait is not None and wait > remaining - self.min_call_seconds:
                     raise BudgetExhausted(wait)
                 if remaining <= 0:
                     raise BudgetExhausted(wait or 1.0)
@@ -101,30 +105,45 @@ class CallBudget:
             return None
         return max(waits)
 
+    @property
+    def _inflight(self) -> int:
+        return len(self._inflight_sent)
+
     def _take(self, now: float) -> None:
         self._sent.append(now)
-        self._inflight += 1
+        self._inflight_sent.append(now)
+        self._mine.sent_at = now
         if self._remaining is not None:
             self._remaining -= 1
 
     # -- learning from answers ----------------------------------------------
     def settle(self, headers: Mapping[str, str] | None, *, throttled: bool = False,
                retry_after: float | None = None, unsent: bool = False) -> None:
-        """Record the answer to an acquired call (``None`` if there was none).
+        """Record the answer to this thread's acquired call (``None`` if there was none).
 
-        ``unsent``: the call never reached the upstream (connection refused), so
-        it did not use the upstream's window; our own sliding window keeps it.
+        ``unsent``: the call never reached the upstream (connection refused, or
+        no time was left to make it), so the budget it took is given back.
         """
         now = self._clock()
         with self._cond:
-            self._inflight = max(0, self._inflight - 1)
-            if unsent and self._remaining is not None:
-                self._remaining += 1
+            sent_at = getattr(self._mine, "sent_at", None)
+            self._mine.sent_at = None
+            if sent_at in self._inflight_sent:
+                self._inflight_sent.remove(sent_at)
+            elif self._inflight_sent:
+                self._inflight_sent.pop(0)
+            if unsent:
+                if self._remaining is not None:
+                    self._remaining += 1
+                if sent_at is not None and sent_at in self._sent:
+                    self._sent.remove(sent_at)
             parsed = rate_limit_headers(headers)
             if headers is not None:
                 self._known = True
             if parsed is not None:
-                self._observe(now, *parsed)
+                # Calls sent after this one may not be counted in its answer yet.
+                later = sum(1 for t in self._inflight_sent if sent_at is None or t > sent_at)
+                self._observe(now, *parsed, uncounted=later)
             if throttled:
                 reset = retry_after if retry_after is not None else (
                     parsed[2] if parsed else self.window)
@@ -134,10 +153,10 @@ class CallBudget:
         if parsed is not None and self._on_remaining is not None:
             self._on_remaining(parsed[1])
 
-    def _observe(self, now: float, limit: int, remaining: int, reset: float) -> None:
+    def _observe(self, now: float, limit: int, remaining: int, reset: float, *,
+                 uncounted: int) -> None:
         reset_at = now + max(reset, 0.0) + self.reset_margin
-        # Others in flight may not be counted in this answer yet: assume they are not.
-        estimate = remaining - self._inflight
+        estimate = remaining - uncounted
         self._limit = limit
         if self._reset_at is None or reset_at > self._reset_at + 0.5:
             # A new upstream window (or the first we hear of).

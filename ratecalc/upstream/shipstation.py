@@ -112,7 +112,7 @@ class ShipStationTransport:
         if timeout <= 0:
             # The deadline passed while waiting for budget or backing off. There is
             # no time to call (and requests rejects a zero timeout with ValueError).
-            self.budget.settle(None)
+            self.budget.settle(None, unsent=True)
             self.breaker.release_probe()
             raise UpstreamError("upstream_timeout",
                                 "the quote deadline passed before ShipStation was called")

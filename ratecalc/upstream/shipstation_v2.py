@@ -51,6 +51,7 @@ class ShipStationV2(ShipStationTransport):
         self._headers = {"API-Key": api_key}
         self._carriers: tuple[float, list[Carrier]] | None = None
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()  # one GET /v2/carriers at a time
 
     def request_kwargs(self) -> dict:
         return {"headers": self._headers}
@@ -89,13 +90,19 @@ class ShipStationV2(ShipStationTransport):
             self._carriers = (time.monotonic(), carriers)
         return carriers
 
-    def carrier_ids(self, deadline: Deadline) -> dict[str, list[str]]:
+    def _fresh(self):
         with self._lock:
             cached = self._carriers
         if cached is None or time.monotonic() - cached[0] > CARRIER_TTL_SECONDS:
-            carriers = self.list_carriers(deadline)
-        else:
-            carriers = cached[1]
+            return None
+        return cached[1]
+
+    def carrier_ids(self, deadline: Deadline) -> dict[str, list[str]]:
+        carriers = self._fresh()
+        if carriers is None:
+            # Concurrent quotes on a cold start make one call, not one each.
+            with self._fetching:
+                carriers = self._fresh() or self.list_carriers(deadline)
         ids: dict[str, list[str]] = {}
         for carrier in carriers:
             ids.setdefault(carrier.code, []).append(carrier.carrier_id)

@@ -2,14 +2,17 @@
 offered as fast as possible (32 connections cycling through the list for
 ``BENCH_BUDGET_SECONDS``; a quote answered earlier comes back from the cache).
 
-The simulator enforces V1's 40 calls a minute in shortened fixed windows
-(``BENCH_BUDGET_WINDOW`` seconds, 40 x window / 60 calls each) and reports them in
-``X-Rate-Limit-*`` headers. ratecalc runs with its defaults: its own sliding budget
-of 40 a minute (the 60 s window is fixed) that also obeys those headers, which is
-what paces it within a minute. A simulator window opens with the first call after
-the previous one ended. For every window that opened while quotes were still being
-offered (at least 1 s before the end): calls ÷ limit must stay <= 1.0 (no 429
-either) and reach >= 0.9.
+The simulator enforces V1's 40 calls a minute in fixed windows and reports them in
+``X-Rate-Limit-*`` headers; a window opens with the first call after the previous
+one ended. The default is the real 60 s window for ~2 minutes (3 windows): with a
+shortened ``BENCH_BUDGET_WINDOW`` the limit scales (40 x window / 60) but ratecalc's
+own sliding budget stays 40 per 60 s, so only the headers would pace it, and a
+window as long as the 15 s quote deadline makes waiting quotes expire exactly
+when the next window opens. ratecalc runs with its defaults (40 a minute, 15 s
+deadline). For every window that opened while quotes were still being offered (at
+least 1 s before the end): calls ÷ limit must stay <= 1.0 (no 429 either) and
+reach >= 0.9 (5). Separately (5b, no target): how many of the calls answered a
+quote, since a call whose quote had run out of time is spent all the same.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def run(bench) -> list[Figure]:
     timeouts = sum(1 for r in results if r[1] == 504)
     refused = sum(1 for r in results if r[1] == 503)
     passed = bool(use) and max(use) <= 1.0 and throttled == 0 and min(use) >= 0.9
+    useful = fresh / in_demand if in_demand else None
     return [Figure(
         "5", "budget use under overload, calls / limit per window", min(use) if use else None,
         "each window 0.9 .. 1.0, no 429", passed,
@@ -63,9 +67,14 @@ def run(bench) -> list[Figure]:
         f"{[n for _, n in spans]} -> lowest {min(use):.2f}, highest {max(use):.2f} of the "
         f"limit; {throttled} x 429; gaps between windows "
         f"{', '.join(f'{g:.2f}' for g in gaps)} s. Of {len(results)} requests answered: "
-        f"{fresh} fresh quotes, {timeouts} x 504 (budget came too late in the 15 s quote "
-        f"deadline: the call was spent but timed out), {refused} x 503 rate_limited; "
-        f"{fresh} fresh quotes for {in_demand} calls.",
+        f"{fresh} fresh quotes, {timeouts} x 504, {refused} x 503 rate_limited.",
         {"limit": limit, "window_seconds": window, "per_window": [n for _, n in spans],
          "429": throttled, "gaps": gaps, "fresh_quotes": fresh, "timeouts_504": timeouts,
-         "refused_503": refused, "calls_total": len(calls)})]
+         "refused_503": refused, "calls_total": len(calls)}),
+        Figure("5b", "budget spent on answered quotes, fresh quotes / calls", useful,
+               "info (no target)", None,
+               f"{fresh} fresh quotes answered for {in_demand} calls made while quotes were "
+               f"offered; {timeouts} quotes answered 504 upstream_timeout: their budget came "
+               f"with less of the 15 s deadline left than a ShipStation call takes "
+               f"({config.upstream_latency * 1000:.0f} ms here), yet the call was made",
+               {"fresh_quotes": fresh, "calls": in_demand, "timeouts_504": timeouts})]

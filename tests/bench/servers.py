@@ -45,8 +45,7 @@ class Bench:
         """``ratecalc serve`` (gunicorn) against the ShipStation simulator; ``settings`` are
         RATECALC_* overrides without the prefix, e.g. ``CARRIERS="fedex"``."""
         port = free_port()
-        env = clean_env(PROMETHEUS_MULTIPROC_DIR=str(self.workdir / f"metrics-{port}"),
-                        RATECALC_DATA_DIR=str(self.workdir / f"data-{port}"))
+        env = self.gunicorn_env(port, RATECALC_DATA_DIR=str(self.workdir / f"data-{port}"))
         env.update(ratecalc_env(self._shipstation.url))
         env.update({f"RATECALC_{k}": str(v) for k, v in settings.items()})
         return self.procs.start(name, ["-m", "ratecalc", "serve", "--port", str(port),
@@ -54,11 +53,19 @@ class Bench:
                                        "--threads", str(self.config.threads)],
                                 port=port, env=env)
 
+    def gunicorn_env(self, port: int, **extra) -> dict:
+        """Own metrics and run directories: gunicorn's control socket lives in
+        $XDG_RUNTIME_DIR, so servers started side by side do not share one."""
+        run = self.workdir / f"run-{port}"
+        run.mkdir(mode=0o700)
+        return clean_env(PROMETHEUS_MULTIPROC_DIR=str(self.workdir / f"metrics-{port}"),
+                         XDG_RUNTIME_DIR=str(run), **extra)
+
     def bare_app(self, body: bytes) -> Proc:
         port = free_port()
         body_file = self.workdir / "bare-body.json"
         body_file.write_bytes(body)
-        env = clean_env(PROMETHEUS_MULTIPROC_DIR=str(self.workdir / f"metrics-{port}"))
+        env = self.gunicorn_env(port)
         return self.procs.start("bare-flask", [
             "-m", "tests.bench.bareapp", "flask", "--port", str(port), "--workers",
             str(self.config.workers), "--threads", str(self.config.threads),
