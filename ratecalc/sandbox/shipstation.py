@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -54,7 +56,7 @@ _V2_KINDS = {400: ("validation", "invalid_field_value"), 401: ("security", "unau
 @dataclass
 class _Fault:
     carrier_code: str | None
-    kind: str  # "status" | "malformed" | "empty"
+    kind: str  # "status" | "malformed" | "empty" | transport: "reset" | "half" | "drip"
     status: int = 200
     body: str | None = None
     remaining: int | None = None  # None = until cleared
@@ -125,6 +127,36 @@ def _v2_default(status: int) -> Response:
     return resp
 
 
+def _socket_of_request():
+    sock = request.environ.get("werkzeug.socket")
+    if sock is None:  # not werkzeug's server: fall back to an unparseable answer
+        raise _Reply(Response("<html>", 502))
+    return sock
+
+
+def _transport_fault(kind: str, seconds: float, body: str) -> Response:
+    sock = _socket_of_request()
+    if kind == "reset":
+        # SO_LINGER 0: the close sends a TCP RST, as a crashed proxy would.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        raise _Reply(Response("", 500))  # never reaches the client
+    data = body.encode()
+
+    def half():
+        yield data[: len(data) // 2]
+        sock.shutdown(socket.SHUT_RDWR)  # the rest never comes
+
+    def drip():
+        for byte in data:
+            time.sleep(seconds)
+            yield bytes([byte])
+
+    stream = half() if kind == "half" else drip()
+    return Response(stream, 200, headers={"Content-Length": str(len(data))},
+                    mimetype="application/json", direct_passthrough=True)
+
+
 class ShipStationSimulator:
     """A Flask app that behaves like ShipStation V1 (root paths) and V2 (``/v2/``)."""
 
@@ -173,6 +205,15 @@ class ShipStationSimulator:
     def force_malformed(self, carrier_code: str | None, times: int | None = None) -> None:
         self._add_fault(_Fault(carrier_code, "malformed", remaining=times))
 
+    def force_transport(self, carrier_code: str | None, kind: str, times: int | None = None,
+                        seconds: float = 0.2) -> None:
+        """Faults below HTTP: ``reset`` closes the connection without an answer, ``half``
+        sends headers and half the body then closes, ``drip`` sends a valid body one
+        byte every ``seconds``."""
+        if kind not in ("reset", "half", "drip"):
+            raise ValueError(f"unknown transport fault {kind!r}")
+        self._add_fault(_Fault(carrier_code, kind, body=str(seconds), remaining=times))
+
     def force_empty(self, carrier_code: str) -> None:
         self._add_fault(_Fault(carrier_code, "empty"))
 
@@ -202,7 +243,8 @@ class ShipStationSimulator:
             with self._lock:
                 self._faults.append(fault)
 
-    def _take_fault(self, codes, kinds=("status", "malformed", "empty")) -> _Fault | None:
+    def _take_fault(self, codes, kinds=("status", "malformed", "empty", "reset", "half",
+                                        "drip")) -> _Fault | None:
         with self._lock:
             live = [f for f in self._faults if f.kind in kinds]
             matching = [f for f in live if f.carrier_code in codes]
@@ -340,6 +382,10 @@ class ShipStationSimulator:
         return code
 
     def _forced(self, fault: _Fault, v2: bool) -> Response:
+        if fault.kind in ("reset", "half", "drip"):
+            return _transport_fault(fault.kind, float(fault.body or 0.2),
+                                    MALFORMED_V2 if v2 else '[{"serviceName":"Drip","serviceCode"'
+                                    ':"drip","shipmentCost":1.0,"otherCost":0.0}]')
         if fault.kind == "empty":
             return _json([])
         if fault.kind == "malformed":

@@ -23,7 +23,14 @@ from ratecalc import metrics
 from ratecalc.upstream.breaker import CircuitBreaker
 from ratecalc.upstream.budget import BudgetExhausted, WindowLimiter
 from ratecalc.upstream.errors import UpstreamError
-from ratecalc.upstream.http import Deadline, backoff_delay, make_session, timed
+from ratecalc.upstream.http import (
+    BodyTooSlow,
+    Deadline,
+    backoff_delay,
+    make_session,
+    read_body,
+    timed,
+)
 
 SERVICE = "cin7"
 MAX_ROWS = 250
@@ -203,8 +210,14 @@ class Cin7Client:
             try:
                 response = self.session.request(method, self.base_url + path, params=params,
                                                 json=json_body, auth=self._auth,
-                                                timeout=timeout)
+                                                timeout=timeout, stream=True)
+                read_body(response, deadline)
                 outcome["status"] = response.status_code
+            except BodyTooSlow:
+                outcome["status"] = "timeout"
+                self.breaker.record(False)
+                return "retry", UpstreamError("upstream_timeout",
+                                              "Cin7's answer arrived too slowly")
             except requests.exceptions.RequestException as exc:
                 self.breaker.record(False)
                 if isinstance(exc, requests.exceptions.Timeout):

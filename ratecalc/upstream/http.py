@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import socket
+import threading
 import time
 from contextlib import contextmanager
 
@@ -61,3 +64,53 @@ def timed(service: str, operation: str):
     finally:
         metrics.upstream_duration.labels(service, operation).observe(time.perf_counter() - start)
         metrics.upstream_requests.labels(service, operation, str(outcome["status"])).inc()
+
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class BodyTooSlow(Exception):
+    pass
+
+
+def read_body(response: requests.Response, deadline: Deadline) -> None:
+    """Read the whole body within the deadline.
+
+    requests' timeout bounds each socket read, not the whole answer: a server
+    dripping a byte at a time would hold a quote forever. A timer shuts the
+    socket down when the deadline passes, which ends the blocked read. Half a
+    body (the connection closed early) raises requests' own errors.
+    """
+    expired = threading.Event()
+    try:
+        fd = response.raw.fileno()
+    except (OSError, ValueError, AttributeError):
+        fd = None  # already read, or no socket: nothing can block
+
+    def cut() -> None:
+        expired.set()
+        if fd is None:
+            return
+        try:
+            # shutdown() acts on the connection, so a duplicate descriptor reaches it.
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    timer = threading.Timer(max(0.0, deadline.remaining()), cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        content = response.content
+    except requests.exceptions.RequestException:
+        if expired.is_set():
+            raise BodyTooSlow from None
+        raise
+    finally:
+        timer.cancel()
+        response.close()
+    if expired.is_set():
+        raise BodyTooSlow
+    if len(content) > MAX_BODY_BYTES:
+        raise BodyTooSlow

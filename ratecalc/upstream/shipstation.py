@@ -22,7 +22,14 @@ from ratecalc.model import Carrier, CarrierRates, Rate, Shipment
 from ratecalc.upstream.breaker import CircuitBreaker
 from ratecalc.upstream.budget import BudgetExhausted, CallBudget
 from ratecalc.upstream.errors import UpstreamError
-from ratecalc.upstream.http import Deadline, backoff_delay, make_session, timed
+from ratecalc.upstream.http import (
+    BodyTooSlow,
+    Deadline,
+    backoff_delay,
+    make_session,
+    read_body,
+    timed,
+)
 
 SERVICE = "shipstation"
 MAX_RETRIES = 2
@@ -120,9 +127,16 @@ class ShipStationTransport:
             try:
                 response = self.session.request(
                     method, self.base_url + path, json=json_body, timeout=timeout,
-                    **self.request_kwargs(),
+                    stream=True, **self.request_kwargs(),
                 )
+                read_body(response, deadline)
                 outcome["status"] = response.status_code
+            except BodyTooSlow:
+                outcome["status"] = "timeout"
+                self.budget.settle(None)
+                self.breaker.record(False)
+                raise UpstreamError("upstream_timeout", "ShipStation's answer arrived too "
+                                    "slowly for the quote deadline") from None
             except requests.exceptions.RequestException as exc:
                 unsent = isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
                     exc, requests.exceptions.ReadTimeout)

@@ -81,8 +81,9 @@ def start_serve(env: dict) -> tuple[subprocess.Popen, str]:
     pytest.fail("ratecalc serve did not start")
 
 
-def test_worker_killed_mid_batch_then_restarted(shop_api, shipstation, cin7, sqlite_url):
-    api = shop_api()  # stores the notices; its own worker is off
+def test_worker_killed_mid_batch_then_restarted(make_api, shop_env, shipstation, cin7,
+                                                sqlite_url):
+    api = make_api(**shop_env(sqlite_url))  # stores the notices; its own worker is off
     trackings = {f"1Z-KILL-{order_id}": order_id for order_id in ORDERS}
     for tracking, order_id in trackings.items():
         assert post_notice(api.url, order_id, tracking) == 200

@@ -101,11 +101,14 @@ def shop_env(cin7):
 
 
 @pytest.fixture
-def shop_api(make_api, shop_env, sqlite_url):
-    """``shop_api(database_url=None, **env)`` -> Api with ``.shop`` (the ShopServices)."""
+def shop_api(make_api, shop_env, store_url):
+    """``shop_api(database_url=None, **env)`` -> Api with ``.shop`` (the ShopServices).
+
+    Its database is ``store_url``'s: every shop test runs on SQLite and PostgreSQL.
+    """
 
     def start(database_url: str | None = None, **env):
-        api = make_api(**shop_env(database_url or sqlite_url, **env))
+        api = make_api(**shop_env(database_url or store_url, **env))
         api.shop = api.services.extras["shop"]
         return api
 
