@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
 from hypothesis import settings as hypothesis_settings
@@ -47,15 +45,10 @@ class Api:
 
 
 class QuickServerThread(ServerThread):
-    """A :class:`ServerThread` that stops at once: its loop polls for shutdown every
-    5 ms instead of socketserver's 500 ms, which would add a second to every test."""
+    """A :class:`ServerThread` that stops at once (polls for shutdown every 5 ms)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
-        super().__init__(app, host, port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.005},
-            name=f"server-{self.port}", daemon=True,
-        )
+        super().__init__(app, host, port, poll_interval=0.005)
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ class CallBudget:
         self._limit: int | None = None  # the upstream's advertised limit
         self._remaining: int | None = None  # our estimate for the upstream window
         self._reset_at: float | None = None  # when the upstream window ends
+        self._lowest_seen = 0  # the lowest Remaining answered in this upstream window
 
     # -- taking budget -------------------------------------------------------
     def acquire(self, deadline) -> None:
@@ -141,9 +142,7 @@ class CallBudget:
             if headers is not None:
                 self._known = True
             if parsed is not None:
-                # Calls sent after this one may not be counted in its answer yet.
-                later = sum(1 for t in self._inflight_sent if sent_at is None or t > sent_at)
-                self._observe(now, *parsed, uncounted=later)
+                self._observe(now, *parsed)
             if throttled:
                 reset = retry_after if retry_after is not None else (
                     parsed[2] if parsed else self.window)
@@ -153,18 +152,25 @@ class CallBudget:
         if parsed is not None and self._on_remaining is not None:
             self._on_remaining(parsed[1])
 
-    def _observe(self, now: float, limit: int, remaining: int, reset: float, *,
-                 uncounted: int) -> None:
+    def _observe(self, now: float, limit: int, remaining: int, reset: float) -> None:
+        """Fold one answer's ``X-Rate-Limit-*`` into the estimate.
+
+        The answer with the lowest Remaining in a window came from the call that
+        arrived last among those answered, so every answered call (and any other
+        program's) is in it; subtracting every call still in flight is then a safe
+        estimate, and a fresher one than any before it. Answers with a higher
+        Remaining arrived earlier: they add nothing.
+        """
         reset_at = now + max(reset, 0.0) + self.reset_margin
-        estimate = remaining - uncounted
         self._limit = limit
         if self._reset_at is None or reset_at > self._reset_at + 0.5:
             # A new upstream window (or the first we hear of).
             self._reset_at = reset_at
-            self._remaining = estimate
-        else:
-            self._remaining = min(self._remaining if self._remaining is not None else estimate,
-                                  estimate)
+            self._lowest_seen = remaining
+            self._remaining = remaining - self._inflight
+        elif remaining <= self._lowest_seen:
+            self._lowest_seen = remaining
+            self._remaining = remaining - self._inflight
 
     def snapshot(self) -> dict:
         with self._cond:
