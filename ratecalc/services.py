@@ -66,18 +66,10 @@ def shared_state(settings: Settings, account: str, budget: CallBudget):
         stale = MemoryQuoteCache(settings.cache_max_entries, settings.stale_if_error_seconds)
     if not settings.redis_url:
         return memory, stale, SingleFlight(), budget
-    import redis
+    from ratecalc.rating.redis_state import RedisCallBudget, RedisQuoteCache, RedisSingleFlight
+    from ratecalc.redis_guard import connect
 
-    from ratecalc.rating.redis_state import (
-        RedisCallBudget,
-        RedisGuard,
-        RedisQuoteCache,
-        RedisSingleFlight,
-    )
-
-    client = redis.Redis.from_url(settings.redis_url.reveal(), socket_timeout=0.5,
-                                  socket_connect_timeout=0.5, health_check_interval=30)
-    guard = RedisGuard(client)
+    guard = connect(settings.redis_url.reveal())
     # While Redis is down, each process may not know how many others there are:
     # it takes a conservative share, as if there were at least two replicas.
     budget.per_window = max(1, process_budget(settings) // 2)

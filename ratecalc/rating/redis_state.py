@@ -22,12 +22,10 @@ import threading
 import time
 import uuid
 
-import redis
-from prometheus_client import Counter, Gauge
-
 from ratecalc.model import CarrierRates
 from ratecalc.rating import codec
 from ratecalc.rating.cache import Flight, MemoryQuoteCache, SingleFlight
+from ratecalc.redis_guard import PREFIX, RedisGuard
 from ratecalc.upstream.budget import (
     RESET_MARGIN_SECONDS,
     BudgetExhausted,
@@ -37,50 +35,7 @@ from ratecalc.upstream.budget import (
 from ratecalc.upstream.errors import UpstreamError
 
 log = logging.getLogger(__name__)
-PREFIX = "ratecalc:"
-RETRY_REDIS_AFTER_SECONDS = 5.0
 FLIGHT_POLL_SECONDS = 0.02
-
-redis_fallbacks = Counter("ratecalc_redis_fallbacks",
-                          "Operations served from in-process state because Redis failed",
-                          ["component"])
-redis_up = Gauge("ratecalc_redis_up", "1 while Redis answers, 0 while ratecalc falls back",
-                 multiprocess_mode="mostrecent")
-
-
-class RedisGuard:
-    """Runs Redis calls, switching to a fallback while Redis is unreachable."""
-
-    def __init__(self, client: redis.Redis):
-        self.client = client
-        self._down_until = 0.0
-        self._lock = threading.Lock()
-        self._logged = False
-
-    def run(self, component: str, action, fallback):
-        if time.monotonic() < self._down_until:
-            redis_fallbacks.labels(component).inc()
-            return fallback()
-        try:
-            result = action()
-        except (redis.RedisError, OSError) as exc:
-            with self._lock:
-                self._down_until = time.monotonic() + RETRY_REDIS_AFTER_SECONDS
-                if not self._logged:
-                    log.warning("Redis unreachable (%s); using in-process rating state until "
-                                "it is back", type(exc).__name__)
-                    self._logged = True
-            redis_up.set(0)
-            redis_fallbacks.labels(component).inc()
-            return fallback()
-        if self._logged:
-            with self._lock:
-                if self._logged:
-                    log.warning("Redis is back; rating state is shared again")
-                    self._logged = False
-        redis_up.set(1)
-        return result
-
 
 class RedisQuoteCache:
     def __init__(self, guard: RedisGuard, ttl_seconds: float, fallback: MemoryQuoteCache,

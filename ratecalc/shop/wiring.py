@@ -82,6 +82,23 @@ def _unmapped(stage):
                             "RATECALC_STATUS_MAP, so it is never exported")
 
 
+def cin7_limiter(settings: Settings):
+    """Cin7's limits are per API connection, so every process must share them: through
+    Redis when configured; otherwise each of the RATECALC_WORKERS processes takes its
+    share (and so does the fallback while Redis is down)."""
+    share = [(max(1, limit // settings.workers), seconds) for limit, seconds in CIN7_WINDOWS]
+    local = WindowLimiter(share)
+    if not settings.redis_url:
+        return local
+    from ratecalc.rating.keys import account_fingerprint
+    from ratecalc.redis_guard import connect
+    from ratecalc.upstream.redis_limiter import RedisWindowLimiter
+
+    connection = account_fingerprint("cin7", settings.cin7_base_url, settings.cin7_username)
+    return RedisWindowLimiter(connect(settings.redis_url.reveal()), connection, CIN7_WINDOWS,
+                              fallback=local)
+
+
 def build_shop(settings: Settings, *, clock=utcnow, store=None) -> ShopServices:
     try:
         status_map = StatusMap.parse(settings.status_map)
@@ -89,13 +106,10 @@ def build_shop(settings: Settings, *, clock=utcnow, store=None) -> ShopServices:
         raise ConfigError(f"RATECALC_STATUS_MAP: {exc}") from None
     from ratecalc.services import breaker_for
 
-    # Cin7's limits are per API connection: each of the RATECALC_WORKERS processes
-    # takes its share, as the ShipStation budget does.
-    windows = [(max(1, limit // settings.workers), seconds) for limit, seconds in CIN7_WINDOWS]
     cin7 = Cin7Client(settings.cin7_base_url, settings.cin7_username or "",
                       settings.cin7_api_key.reveal() if settings.cin7_api_key else "",
                       timeout=max(settings.upstream_timeout_seconds, 30.0),
-                      limiter=WindowLimiter(windows), breaker=breaker_for(settings, "cin7"))
+                      limiter=cin7_limiter(settings), breaker=breaker_for(settings, "cin7"))
     if store is None:
         store = ReconnectingStore(settings.resolved_database_url).open()
     rules = ImportRules(stages=settings.import_stages, max_age_days=settings.import_max_age_days,
