@@ -3,7 +3,13 @@
 # `ratecalc serve` applies the same options (ratecalc/serving.py) itself.
 import os
 
-from ratecalc.serving import child_exit, gunicorn_options, metrics_dir, on_starting  # noqa: F401
+from ratecalc.serving import (  # noqa: F401
+    child_exit,
+    gunicorn_options,
+    metrics_dir,
+    on_starting,
+    worker_exit,
+)
 
 metrics_dir()
 _options = gunicorn_options(
@@ -13,4 +19,5 @@ _options = gunicorn_options(
     threads=int(os.environ.get("RATECALC_THREADS", "16")),
     log_level=os.environ.get("RATECALC_LOG_LEVEL", "info"),
 )
-globals().update({k: v for k, v in _options.items() if k not in ("on_starting", "child_exit")})
+globals().update({k: v for k, v in _options.items()
+                 if k not in ("on_starting", "child_exit", "worker_exit")})

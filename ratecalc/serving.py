@@ -78,6 +78,14 @@ def child_exit(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def worker_exit(server, worker) -> None:
+    """Graceful stop: let the delivery worker finish its batch, close the database."""
+    app = getattr(worker, "wsgi", None)
+    services = getattr(app, "extensions", {}).get("ratecalc") if app is not None else None
+    if services is not None:
+        services.close()
+
+
 def gunicorn_options(*, host: str, port: int, workers: int, threads: int,
                      log_level: str = "info") -> dict:
     return {
@@ -95,6 +103,7 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int,
         "logger_class": RedactingLogger,
         "on_starting": on_starting,
         "child_exit": child_exit,
+        "worker_exit": worker_exit,
         "preload_app": False,
     }
 
