@@ -12,7 +12,6 @@ takes at most 250 records and answers 200 with a per-record envelope whose
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,14 +20,14 @@ import requests
 
 from ratecalc import metrics
 from ratecalc.upstream.breaker import CircuitBreaker
-from ratecalc.upstream.budget import BudgetExhausted, WindowLimiter
+from ratecalc.upstream.budget import WindowLimiter
 from ratecalc.upstream.errors import UpstreamError
 from ratecalc.upstream.http import (
     BodyTooSlow,
     Deadline,
-    backoff_delay,
     make_session,
     read_body,
+    run_call,
     timed,
 )
 
@@ -37,7 +36,6 @@ MAX_ROWS = 250
 MAX_PUT_BATCH = 250
 DAY = 86_400.0
 CIN7_WINDOWS = [(3, 1.0), (60, 60.0), (5000, DAY)]
-MAX_RETRIES = 2
 
 
 def quote(value: str) -> str:
@@ -170,37 +168,22 @@ class Cin7Client:
     # -- transport ---------------------------------------------------------------
     def _call(self, method: str, path: str, operation: str, *, params: dict | None = None,
               json_body=None, deadline: Deadline | None = None):
-        """One logical call: attempts until an answer, a final error, or the deadline."""
         deadline = deadline or Deadline(self.call_deadline)
-        failures = 0
-        while True:
-            self.breaker.before_call()
+
+        def acquire(deadline: Deadline) -> None:
             try:
                 self.limiter.acquire(deadline)
-            except BudgetExhausted as exc:
-                self.breaker.release_probe()
-                raise UpstreamError("rate_limited", "Cin7 call budget exhausted",
-                                    retry_after=exc.retry_after) from None
             finally:
                 remaining = self.limiter.remaining(DAY)
                 if remaining is not None:
                     metrics.cin7_daily_budget_remaining.set(remaining)
-            try:
-                verdict, result = self._attempt(method, path, operation, params, json_body,
-                                                deadline, failures)
-            finally:
-                self.limiter.release()
-            if verdict == "done":
-                return result
-            failures += 1
-            if verdict == "throttled":
-                continue  # the limiter holds the next call back until Cin7's wait is over
-            delay = backoff_delay(failures)
-            if failures > MAX_RETRIES or delay >= deadline.remaining():
-                raise result
-            time.sleep(delay)
 
-    def _attempt(self, method, path, operation, params, json_body, deadline, failures):
+        return run_call(service="Cin7", breaker=self.breaker, acquire=acquire,
+                        release=self.limiter.release, deadline=deadline,
+                        attempt=lambda tries: self._attempt(method, path, operation, params,
+                                                            json_body, deadline, tries))
+
+    def _attempt(self, method, path, operation, params, json_body, deadline, tries):
         """One HTTP request -> ("done", body) | ("retry", error) | ("throttled", None)."""
         timeout = deadline.timeout(self.timeout)
         if timeout <= 0:
@@ -228,7 +211,7 @@ class Cin7Client:
         status = response.status_code
         if status == 429:
             self.breaker.release_probe()
-            wait = _retry_after(response) or min(8.0, 2.0 ** (failures + 1))
+            wait = _retry_after(response) or min(8.0, 2.0 ** (tries + 1))
             self.limiter.back_off(wait)
             if wait >= deadline.remaining():
                 raise UpstreamError("rate_limited", "Cin7 answered 429",

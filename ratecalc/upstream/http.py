@@ -13,6 +13,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ratecalc import metrics
+from ratecalc.upstream.budget import BudgetExhausted
+from ratecalc.upstream.errors import UpstreamError
 
 USER_AGENT = "ratecalc/0.1 (+https://github.com/ratecalc)"
 
@@ -47,6 +49,46 @@ class Deadline:
     def timeout(self, per_call: float) -> float:
         """The timeout for one call: its own limit, cut to what is left."""
         return min(per_call, self.remaining())
+
+
+MAX_RETRIES = 2  # after a 5xx or a connection error; never after other 4xx
+
+
+def run_call(*, service: str, breaker, acquire, attempt, deadline: Deadline,
+             release=None, max_retries: int = MAX_RETRIES):
+    """One logical upstream call, the same way for every upstream.
+
+    Each attempt passes the circuit breaker, takes call budget (``acquire``; a
+    caller that gets none before its deadline gets ``rate_limited``), then runs
+    ``attempt(tries)``, which returns ``("done", body)``, ``("retry", error)`` for
+    a 5xx or a broken connection, or ``("throttled", None)`` after a 429 (the
+    budget then holds the next attempt back); final errors it raises. Retries
+    back off with jitter and stop at ``max_retries`` or the deadline.
+    """
+    failures = tries = 0
+    while True:
+        breaker.before_call()
+        try:
+            acquire(deadline)
+        except BudgetExhausted as exc:
+            breaker.release_probe()
+            raise UpstreamError("rate_limited", f"{service} call budget exhausted",
+                                retry_after=exc.retry_after) from None
+        try:
+            verdict, result = attempt(tries)
+        finally:
+            tries += 1
+            if release is not None:
+                release()
+        if verdict == "done":
+            return result
+        if verdict == "throttled":
+            continue
+        failures += 1
+        delay = backoff_delay(failures)
+        if failures > max_retries or delay >= deadline.remaining():
+            raise result
+        time.sleep(delay)
 
 
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 2.0) -> float:

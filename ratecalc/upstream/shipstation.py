@@ -11,7 +11,6 @@ after the advertised reset, all within the caller's deadline; other 4xx never.
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,19 +19,18 @@ import requests
 
 from ratecalc.model import Carrier, CarrierRates, Rate, Shipment
 from ratecalc.upstream.breaker import CircuitBreaker
-from ratecalc.upstream.budget import BudgetExhausted, CallBudget
+from ratecalc.upstream.budget import CallBudget
 from ratecalc.upstream.errors import UpstreamError
 from ratecalc.upstream.http import (
     BodyTooSlow,
     Deadline,
-    backoff_delay,
     make_session,
     read_body,
+    run_call,
     timed,
 )
 
 SERVICE = "shipstation"
-MAX_RETRIES = 2
 NO_SERVICES = "no applicable services"
 
 
@@ -88,26 +86,10 @@ class ShipStationTransport:
 
     def _call(self, method: str, path: str, operation: str, deadline: Deadline,
               json_body: dict | None = None):
-        """One logical call: attempts until an answer, a final error, or the deadline."""
-        failures = 0
-        while True:
-            self.breaker.before_call()
-            try:
-                self.budget.acquire(deadline)
-            except BudgetExhausted as exc:
-                self.breaker.release_probe()
-                raise UpstreamError(
-                    "rate_limited", "ShipStation call budget exhausted",
-                    retry_after=exc.retry_after,
-                ) from None
-            verdict, result = self._attempt(method, path, operation, deadline, json_body)
-            if verdict == "done":
-                return result
-            if verdict == "throttled":
-                continue  # acquire() waits for the advertised reset, or gives up
-            failures += 1  # verdict "retry": a 5xx or a connection error
-            if not self._sleep_before_retry(failures, deadline):
-                raise result
+        return run_call(service="ShipStation", breaker=self.breaker,
+                        acquire=self.budget.acquire, deadline=deadline,
+                        attempt=lambda _tries: self._attempt(method, path, operation, deadline,
+                                                             json_body))
 
     def _attempt(self, method, path, operation, deadline, json_body):
         """One HTTP request -> ("done", body) | ("retry", error) | ("throttled", None).
@@ -185,17 +167,6 @@ class ShipStationTransport:
             ) from None
         self.breaker.record(True)
         return "done", body
-
-    @staticmethod
-    def _sleep_before_retry(failures: int, deadline: Deadline) -> bool:
-        if failures > MAX_RETRIES:
-            return False
-        delay = backoff_delay(failures)
-        if delay >= deadline.remaining():
-            return False
-        time.sleep(delay)
-        return True
-
 
 
 class ShipStationV1(ShipStationTransport):
