@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ratecalc.shop.store import SqlStore, Tx
+    from ratecalc.shop.store_sql import SqlStore, Tx
 
 # pg_advisory_xact_lock key: the bytes of "ratecalc" as a signed 64-bit integer.
 ADVISORY_LOCK_KEY = int.from_bytes(b"ratecalc", "big", signed=True)

@@ -31,7 +31,9 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ratecalc.shop.store import SqlStore, StoreError, first_line, redact_url, url_secrets
+from ratecalc.shop.store import StoreError
+from ratecalc.shop.store_sql import SqlStore
+from ratecalc.shop.store_urls import first_line, redact_url, url_secrets
 
 POOL_SIZE = 10
 ACQUIRE_TIMEOUT_SECONDS = 30.0

@@ -20,7 +20,9 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
-from ratecalc.shop.store import SqlStore, StoreError, one_line, redact_url
+from ratecalc.shop.store import StoreError
+from ratecalc.shop.store_sql import SqlStore
+from ratecalc.shop.store_urls import one_line, redact_url
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
