@@ -123,7 +123,7 @@ def build_services(settings: Settings) -> Services:
             "default_from_state": settings.ship_from_state,
         },
     )
-    if settings.workers > 1 and not settings.redis_url:  # noqa: SIM102
+    if settings.workers > 1 and not settings.redis_url:
         log.warning(
             "quote cache and single-flight are per process with %d workers and no "
             "RATECALC_REDIS_URL; the ShipStation budget is split: %d calls/min per worker",

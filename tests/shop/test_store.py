@@ -541,7 +541,7 @@ def shared_dir():
     yield path
     for root, dirs, _ in os.walk(path):
         for name in dirs:
-            os.chmod(os.path.join(root, name), 0o755)  # noqa: S103
+            os.chmod(os.path.join(root, name), 0o755)  # noqa: S103 - restores a test dir made read-only
     shutil.rmtree(path)
 
 
