@@ -612,6 +612,9 @@ def drive(t: Transcript, url: str, shipstation: ShipStationSimulator,
              200, headers=bearer)
     call("retry an unknown notice", "POST", "/v1/shipnotify/987654/retry", 404,
          headers=bearer)
+    # Let the retries land (the unknown order fails again) before Cin7 goes down:
+    # otherwise its circuit breaker may catch them and put them back to pending.
+    wait_for_notices(call, bearer, want_failed=1)
     cin7.set_outage(503)
     notify("shipnotify while Cin7 is down", 1015, "#1053", "1ZSEC0009", 200, query_auth=True)
     time.sleep(1.0)  # the worker tries, fails and schedules a retry
