@@ -235,6 +235,14 @@ def build_orders_document(orders: list[tuple[dict, str]], pages: int,
             log.warning("order %s left out of the export: %s",
                         clean_text(order.get("id")) if isinstance(order, dict) else "?", problem)
             continue
-        root.append(_order_element(order, order_status, catalog, options))
+        try:
+            element = _order_element(order, order_status, catalog, options)
+        except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
+            # Data Cin7 should never send (e.g. "sizes": true): leave this order out
+            # rather than fail the whole page, which ShipStation would reject.
+            log.warning("order %s left out of the export: unreadable data (%s)",
+                        clean_text(order.get("id")), type(exc).__name__)
+            continue
+        root.append(element)
     body = etree.tostring(root, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body

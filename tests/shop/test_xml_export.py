@@ -579,3 +579,14 @@ def test_arbitrary_text_gives_valid_documents(order_fields, line_fields, labels,
 
 def _joined_clean(fields, *names) -> str:
     return " ".join(p for p in (clean_text(fields[n]) for n in names) if p)
+
+
+def test_an_order_with_unreadable_data_is_left_out_not_fatal(caplog):
+    good = sales_order()
+    broken = sales_order(id=4242, lines=[size_line(sizes=True)])  # Cin7 never sends this
+    document = build_orders_document([(broken, STATUS), (good, STATUS)], 1,
+                                     DEFAULT_PRODUCTS, ExportOptions())
+    root = etree.fromstring(document, SAFE_PARSER)
+    assert [o.findtext("OrderID") for o in root.findall("Order")] == [str(good["id"])]
+    assert xsd.validate(document) == []
+    assert "order 4242 left out of the export" in caplog.text
