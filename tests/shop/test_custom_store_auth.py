@@ -15,10 +15,8 @@ import pytest
 import requests
 
 from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.cin7 import Cin7Simulator
 from ratecalc.sandbox.custom_store_poller import CustomStorePoller, encode_date
 from ratecalc.shop.xsd import validate
-from tests.conftest import QuickServerThread
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
 
 ENDPOINT = "/shipstation/custom-store"
@@ -27,14 +25,6 @@ REALM = 'Basic realm="ratecalc"'
 WINDOW = "start_date=01%2f23%2f2012+17%3a28&end_date=01%2f23%2f2012+17%3a33"
 
 
-@pytest.fixture
-def cin7():
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 def window() -> tuple[datetime, datetime]:

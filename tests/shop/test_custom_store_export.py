@@ -24,7 +24,6 @@ from ratecalc.sandbox import cin7_data
 from ratecalc.sandbox.cin7 import Cin7Simulator
 from ratecalc.sandbox.custom_store_poller import CustomStorePoller, PollResult, encode_date
 from ratecalc.shop.xsd import validate
-from tests.conftest import QuickServerThread
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
 
 ENDPOINT = "/shipstation/custom-store"
@@ -34,15 +33,6 @@ IMPORTABLE = {s["id"] for s in cin7_data.SCENARIOS.values() if s["importable"]}
 SCENARIO_ID = {name: s["id"] for name, s in cin7_data.SCENARIOS.items()}
 
 
-@pytest.fixture
-def cin7():
-    """The Cin7 simulator (demo orders seeded, no rate limits) on a server that stops at once."""
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 # ------------------------------------------------------------------ helpers

@@ -18,12 +18,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.cin7 import Cin7Simulator
 from ratecalc.sandbox.custom_store_poller import CustomStorePoller
 from ratecalc.shop.delivery import DeliveryWorker, build_update
 from ratecalc.upstream.budget import WindowLimiter
 from ratecalc.upstream.cin7 import Cin7Client
-from tests.conftest import QuickServerThread
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
 
 PATH = "/shipstation/custom-store"
@@ -34,15 +32,6 @@ SIZES = 1015  # size_range "#1053": one line, sizes TRS-BLU-9 x 1 and TRS-BLU-10
 SHIP_DATE = datetime(2024, 5, 3, tzinfo=UTC)
 
 
-@pytest.fixture
-def cin7():
-    """The Cin7 simulator (as in conftest), on a server that stops at once."""
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 class FakeClock:

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.cin7 import Cin7Simulator
 from ratecalc.sandbox.custom_store_poller import CustomStorePoller, PollResult
 from ratecalc.shop.xsd import validate
-from tests.conftest import QuickServerThread
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
 
 ENDPOINT = "/shipstation/custom-store"
@@ -30,14 +26,6 @@ REQUIRED = ("OrderID", "OrderNumber", "OrderDate", "OrderStatus", "LastModified"
 MARKER = "[ratecalc notice "
 
 
-@pytest.fixture
-def cin7():
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 def export_ok(poller: CustomStorePoller, start: datetime, end: datetime) -> PollResult:

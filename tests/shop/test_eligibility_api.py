@@ -11,10 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ratecalc.sandbox.cin7 import Cin7Simulator
 from ratecalc.sandbox.cin7_data import SCENARIOS
 from ratecalc.sandbox.custom_store_poller import CustomStorePoller
-from tests.conftest import QuickServerThread
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
 
 RULE_NAMES = {"approved", "stage", "age", "country", "dispatch_qty", "branch"}
@@ -44,15 +42,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def cin7():
-    """The Cin7 simulator (as in conftest), on a server that stops at once."""
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 def eligibility(api, order_id, **kwargs):

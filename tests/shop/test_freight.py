@@ -11,9 +11,6 @@ from decimal import Decimal
 
 import pytest
 
-from ratecalc.sandbox.cin7 import Cin7Simulator
-from tests.conftest import QuickServerThread
-
 ORDER = 1001
 ORDER_WEIGHT = Decimal("1.79")  # 2 x 0.22 + 1 x 1.35
 GRAMS_PER = {"kilograms": Decimal(1000), "grams": Decimal(1),
@@ -22,15 +19,6 @@ GRAMS_PER = {"kilograms": Decimal(1000), "grams": Decimal(1),
 
 
 
-@pytest.fixture
-def cin7():
-    """The Cin7 simulator (as in conftest), on a server that stops at once."""
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 def puts(cin7):

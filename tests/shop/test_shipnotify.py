@@ -18,24 +18,13 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from ratecalc.sandbox.cin7 import Cin7Simulator
 from ratecalc.sandbox.custom_store_poller import CustomStorePoller
-from tests.conftest import QuickServerThread
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
 
 PATH = "/shipstation/custom-store"
 ORDER = 1001  # eligible_nz, reference "#1050"
 
 
-@pytest.fixture
-def cin7():
-    """The Cin7 simulator (as in conftest), on a server that stops at once."""
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 def poller(api, auth="basic", username=STORE_USER, password=STORE_PASSWORD):

@@ -17,26 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from ratecalc.sandbox.cin7 import Cin7Simulator
 from ratecalc.sandbox.custom_store_poller import CustomStorePoller
 from ratecalc.shop.delivery import DeliveryWorker
 from ratecalc.upstream.budget import WindowLimiter
 from ratecalc.upstream.cin7 import Cin7Client
-from tests.conftest import QuickServerThread, base_env
+from tests.conftest import base_env
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def cin7():
-    """The Cin7 simulator (as in conftest), on a server that stops at once."""
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 @pytest.fixture

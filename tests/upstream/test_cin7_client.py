@@ -13,24 +13,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.cin7 import Cin7Simulator
 from ratecalc.upstream.budget import BudgetExhausted, WindowLimiter
 from ratecalc.upstream.cin7 import DAY, Cin7Client, quote
 from ratecalc.upstream.errors import UpstreamError
 from ratecalc.upstream.http import Deadline
-from tests.conftest import QuickServerThread
 
 USER, KEY = "demo-user", "demo-api-key"
 
 
-@pytest.fixture
-def cin7():
-    sim = Cin7Simulator()
-    sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
-    server = QuickServerThread(sim.app).start()
-    sim.url = server.url + "/api"
-    yield sim
-    server.stop()
 
 
 def client(cin7, paced: bool = False, **kwargs) -> Cin7Client:
