@@ -121,3 +121,18 @@ def test_histogram_buckets_are_cumulative(api):
     counts = [v for _, v in sorted(buckets)]
     assert counts == sorted(counts)
     assert buckets[-1][0] == float("inf")
+
+
+def test_calls_that_waited_for_budget_are_counted(make_api, shipstation):
+    # The simulator allows 2 calls a second and says so in its headers: the third
+    # distinct quote waits for the next window instead of causing a 429.
+    shipstation.set_rate_limit(2, 1.0)
+    api = make_api(CARRIERS="fedex", QUOTE_DEADLINE_SECONDS="5")
+    before = value(scrape(api), "ratecalc_rate_limit_waits_total", service="shipstation")
+    for n in range(3):
+        body = copy.deepcopy(DC_REQUEST)
+        body["package"]["weight"]["value"] = 40 + n
+        assert api.post("/v1/rates", json=body).status_code == 200
+    after = value(scrape(api), "ratecalc_rate_limit_waits_total", service="shipstation")
+    assert after >= before + 1
+    assert not [r for r in shipstation.requests if r["status"] == 429]

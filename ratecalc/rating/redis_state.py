@@ -192,7 +192,6 @@ class RedisSingleFlight:
         self.guard = guard
         self.local = SingleFlight()
         self.lock_ms = max(1000, int(lock_seconds * 1000))
-        self._leading: dict[str, bool] = {}
 
     def _lock_key(self, key: str) -> str:
         return f"{PREFIX}flight:{key}"

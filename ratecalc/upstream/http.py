@@ -52,6 +52,7 @@ class Deadline:
 
 
 MAX_RETRIES = 2  # after a 5xx or a connection error; never after other 4xx
+WAITED_SECONDS = 0.01  # an acquire slower than this waited for budget (for the metric)
 
 
 def run_call(*, service: str, breaker, acquire, attempt, deadline: Deadline,
@@ -68,8 +69,11 @@ def run_call(*, service: str, breaker, acquire, attempt, deadline: Deadline,
     failures = tries = 0
     while True:
         breaker.before_call()
+        asked = time.perf_counter()
         try:
             acquire(deadline)
+            if time.perf_counter() - asked > WAITED_SECONDS:
+                metrics.rate_limit_waits.labels(service.lower()).inc()
         except BudgetExhausted as exc:
             breaker.release_probe()
             raise UpstreamError("rate_limited", f"{service} call budget exhausted",

@@ -9,6 +9,7 @@ import requests
 
 from tests.bench.config import CARRIERS, TOKEN, Config
 from tests.bench.procs import Proc, Processes, free_port
+from tests.conftest import base_env
 
 
 class Bench:
@@ -94,15 +95,5 @@ def clean_env(**extra) -> dict:
 
 def ratecalc_env(shipstation_url: str) -> dict:
     """What the test suite sets (tests/conftest.py ``base_env``), plus the carriers."""
-    return {
-        "RATECALC_SHIPSTATION_BASE_URL": shipstation_url,
-        "RATECALC_SHIPSTATION_API_KEY": "demo-key",
-        "RATECALC_SHIPSTATION_API_SECRET": "demo-secret",
-        "RATECALC_SHIPSTATION_V2_API_KEY": "demo-v2-key",
-        "RATECALC_API_TOKENS": TOKEN,
-        "RATECALC_SHIP_FROM_POSTAL_CODE": "78703",
-        "RATECALC_SHIP_FROM_CITY": "Austin",
-        "RATECALC_SHIP_FROM_STATE": "TX",
-        "RATECALC_CARRIERS": ",".join(CARRIERS),
-        "RATECALC_DELIVERY_WORKER": "off",
-    }
+    return {**base_env(shipstation_url), "RATECALC_API_TOKENS": TOKEN,
+            "RATECALC_CARRIERS": ",".join(CARRIERS), "RATECALC_DELIVERY_WORKER": "off"}
