@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run sandbox serve test lint fuzz bench soak clean install
+.PHONY: run sandbox serve test lint fuzz bench bench-readme profile-hits soak clean install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ run sandbox: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/ratecalc serve
 
+# The suite mostly waits (on sockets, subprocesses, simulated latency), so more
+# xdist workers than cores pays off; each worker has its own Redis database and
+# PostgreSQL schemas (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process.
+# --dist loadfile runs each file on one worker, so a module-scoped fixture (the
+# secret-hygiene session, the sandbox) is set up once, not once per worker.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ratecalc tests
@@ -37,6 +44,14 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# Where a cached quote's time goes (pyinstrument; the README's flame summary).
+profile-hits: $(STAMP)
+	$(BIN)/python -m tests.bench.profile_hits
+
+# The README's benchmark table from the last run's bench-results.json (kept in docs/).
+bench-readme: $(STAMP)
+	$(BIN)/python -m tests.bench.readme bench-results.json
 
 soak: $(STAMP)
 	$(BIN)/python -m tests.soak

@@ -1,7 +1,7 @@
 """Prometheus metric definitions, shared by every module.
 
 Under gunicorn with several workers, ``PROMETHEUS_MULTIPROC_DIR`` is set before
-the workers start (see ``ratecalc/serving.py``) and prometheus-client writes
+the workers start (see ``ratecalc/app/serving.py``) and prometheus-client writes
 each process's values to files there; ``/metrics`` then aggregates them. The
 gauges declare how to combine processes (``multiprocess_mode``).
 """
@@ -52,6 +52,13 @@ circuit_open = Gauge(
     "ratecalc_circuit_open", "1 while the circuit breaker of an upstream is open or probing",
     ["upstream"], multiprocess_mode="max",
 )
+quote_slots_in_use = Gauge(
+    "ratecalc_quote_slots_in_use", "Quotes waiting on ShipStation now (the bulkhead's slots)",
+    multiprocess_mode="livesum",
+)
+quotes_busy = Counter(
+    "ratecalc_quotes_busy", "Quotes answered 503 busy because every slot was taken"
+)
 stale_answers = Counter(
     "ratecalc_stale_answers", "Quotes answered from stale entries because ShipStation failed"
 )
@@ -61,6 +68,10 @@ export_requests = Counter(
 )
 export_orders = Counter(
     "ratecalc_export_orders", "Orders considered by export", ["result"]
+)
+export_cin7_calls = Histogram(
+    "ratecalc_export_cin7_calls", "Cin7 requests made by one Custom Store export request",
+    buckets=(0, 1, 2, 3, 5, 10, 20, 50, 100, 250),
 )
 order_skips = Counter(
     "ratecalc_order_skips", "Orders not exported, by the first rule they failed", ["rule"]
@@ -78,6 +89,18 @@ outbox_oldest_pending = Gauge(
 )
 cin7_daily_budget_remaining = Gauge(
     "ratecalc_cin7_daily_budget_remaining", "Cin7 API calls left in the rolling day",
+    multiprocess_mode="mostrecent",
+)
+auto_freight_orders = Counter(
+    "ratecalc_auto_freight_orders", "Auto-freight decisions by action and reason",
+    ["action", "reason"],
+)
+auto_freight_lag = Gauge(
+    "ratecalc_auto_freight_lag_seconds", "Now minus the auto-freight poll's cursor",
+    multiprocess_mode="mostrecent",
+)
+auto_freight_last_run = Gauge(
+    "ratecalc_auto_freight_last_run_timestamp_seconds", "When auto-freight last polled Cin7",
     multiprocess_mode="mostrecent",
 )
 

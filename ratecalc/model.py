@@ -7,9 +7,13 @@ use them without importing each other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+# What ShipStation V1's toState takes: "Two-character state/province abbreviation".
+TWO_LETTER_STATE = re.compile(r"[A-Za-z]{2}")
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,15 @@ redis_up = Gauge("ratecalc_redis_up", "1 while Redis answers, 0 while ratecalc f
 
 
 class RedisGuard:
-    """Runs Redis calls, switching to a fallback while Redis is unreachable."""
+    """Runs Redis calls, switching to a fallback while Redis is unreachable.
 
-    def __init__(self, client: redis.Redis):
+    After a failure Redis is tried again ``retry_after_seconds`` later.
+    """
+
+    def __init__(self, client: redis.Redis,
+                 retry_after_seconds: float = RETRY_REDIS_AFTER_SECONDS):
         self.client = client
+        self.retry_after_seconds = retry_after_seconds
         self._down_until = 0.0
         self._lock = threading.Lock()
         self._logged = False
@@ -42,7 +47,7 @@ class RedisGuard:
             result = action()
         except (redis.RedisError, OSError) as exc:
             with self._lock:
-                self._down_until = time.monotonic() + RETRY_REDIS_AFTER_SECONDS
+                self._down_until = time.monotonic() + self.retry_after_seconds
                 if not self._logged:
                     log.warning("Redis unreachable (%s); using in-process rating state until "
                                 "it is back", type(exc).__name__)
@@ -59,7 +64,8 @@ class RedisGuard:
         return result
 
 
-def connect(url: str) -> RedisGuard:
+def connect(url: str, retry_after_seconds: float = RETRY_REDIS_AFTER_SECONDS) -> RedisGuard:
     """A guarded client with short timeouts: a slow Redis must not slow quotes down."""
     return RedisGuard(redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                           health_check_interval=30))
+                                           health_check_interval=30),
+                      retry_after_seconds=retry_after_seconds)

@@ -1,85 +1,214 @@
-"""Every setting ratecalc reads, validated in one place.
+"""Every setting ratecalc reads, declared once: name, type, default, secret, description.
 
-Settings come from environment variables named ``RATECALC_*``. A secret may
-instead be given as ``NAME_FILE``: the path of a file holding it (Docker and
-Kubernetes secrets). A bad value raises :class:`ConfigError` whose message is a
-single line naming the variable, which the CLI prints instead of a traceback.
+Settings come from environment variables named ``RATECALC_<FIELD>``. Each field
+of :class:`Settings` is declared with :func:`setting`, which holds its parser (and
+so its type and validation), its default, whether it is a secret and one line of
+description; reading, validation, the ``NAME_FILE`` convention for secrets
+(Docker and Kubernetes secrets as files), the deploy contract tests and
+``describe()`` all come from that one declaration.
+
+A table of our own rather than environs or pydantic-settings: the parsers are a
+dozen small functions, the errors must be one line naming the variable, and
+*every* bad or missing variable is reported in one message, which is simplest
+when we hold the loop.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from decimal import Decimal, InvalidOperation
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from decimal import Decimal
+from typing import Any
 
 from ratecalc.secrets import Secret
+from ratecalc.setting_parsers import (
+    Invalid,
+    api_tokens,
+    box,
+    branch_ids,
+    carrier_codes,
+    choice,
+    csv,
+    custom_fields,
+    decimal,
+    email_address,
+    email_list,
+    fraction,
+    frame_ancestors,
+    hours,
+    http_url,
+    integer,
+    log_level,
+    long_secret,
+    on_off,
+    optional_field,
+    readable_file,
+    seconds,
+    secret_http_url,
+    secret_list,
+    secret_of_length,
+    secret_text,
+    smtp_url,
+    status_map,
+    text,
+    token_list,
+    upper_code,
+    url_with_scheme,
+    weight_with_unit,
+)
+from ratecalc.status_map import DEFAULT_STATUS_MAP as DEFAULT_STATUS_MAP  # re-exported
+from ratecalc.units import WEIGHT_UNITS as WEIGHT_UNITS  # re-exported
 
 PREFIX = "RATECALC_"
 SHIPSTATION_V1_URL = "https://ssapi.shipstation.com"
 SHIPSTATION_V2_URL = "https://api.shipstation.com"
-WEIGHT_UNITS = ("kilograms", "grams", "pounds", "ounces")
-DEFAULT_STATUS_MAP = (
-    "awaiting_payment=New;awaiting_shipment=Fully Picked;shipped=Dispatched;cancelled=Cancelled"
-)
+BY_API = object()  # a default that depends on RATECALC_SHIPSTATION_API
 
 
 class ConfigError(ValueError):
-    """A setting is missing or invalid; the message names the variable."""
+    """Settings are missing or invalid; the message names every variable concerned."""
+
+
+# -- the declaration ------------------------------------------------------------------
+def setting(default: Any, parse: Callable[[str], Any], doc: str, *, secret: bool = False,
+            blank: bool = False):
+    """One setting: its default, its parser, one line of description, whether secret.
+
+    A secret may also be given as ``RATECALC_<NAME>_FILE``. A secret's parser gets
+    the text and returns a :class:`Secret` (or a tuple of them) where the value
+    must never be printed. A variable set to blank is unset, unless ``blank``: then
+    it is parsed as "" (a list that may be emptied on purpose).
+    """
+    return field(default=default, metadata={"parse": parse, "doc": doc, "secret": secret,
+                                            "blank": blank})
+
 
 
 @dataclass(frozen=True)
 class Settings:
     # --- ShipStation -------------------------------------------------------
-    shipstation_api: str = "v1"
-    shipstation_api_key: Secret | None = None
-    shipstation_api_secret: Secret | None = None
-    shipstation_v2_api_key: Secret | None = None
-    shipstation_base_url: str = SHIPSTATION_V1_URL
-    shipstation_requests_per_minute: int = 40
+    shipstation_api: str = setting("v1", choice("v1", "v2"), "ShipStation API: v1 or v2")
+    shipstation_api_key: Secret | None = setting(None, secret_text, "ShipStation V1 API key",
+                                                 secret=True)
+    shipstation_api_secret: Secret | None = setting(None, secret_text, "ShipStation V1 API secret",
+                                                    secret=True)
+    shipstation_v2_api_key: Secret | None = setting(None, secret_text, "ShipStation V2 API key",
+                                                    secret=True)
+    shipstation_base_url: str = setting(BY_API, http_url, "ShipStation API base URL")
+    shipstation_requests_per_minute: int = setting(
+        BY_API, integer(1), "ceiling on calls to ShipStation (V1 40, V2 200)")
     # --- rating -------------------------------------------------------------
-    markup_percent: Decimal = Decimal("0")
-    ship_from_postal_code: str | None = None
-    ship_from_country: str = "US"
-    ship_from_city: str | None = None
-    ship_from_state: str | None = None
-    carriers: tuple[str, ...] = ()
-    currency: str = "USD"
-    api_tokens: tuple[Secret, ...] = ()
-    cache_ttl_seconds: float = 900.0
-    cache_max_entries: int = 10_000
-    upstream_timeout_seconds: float = 10.0
-    quote_deadline_seconds: float = 15.0
-    stale_if_error_seconds: float = 86_400.0
-    breaker_failures: int = 5
-    breaker_reset_seconds: float = 30.0
+    markup_percent: Decimal = setting(Decimal("0"), decimal, "freight markup in percent")
+    pricing_file: str | None = setting(None, readable_file, "TOML file of freight pricing rules")
+    ship_from_postal_code: str | None = setting(None, text, "origin postal code")
+    ship_from_country: str = setting("US", upper_code(2, "2-letter ISO code"), "origin country")
+    ship_from_city: str | None = setting(None, text, "origin city")
+    ship_from_state: str | None = setting(None, text, "origin state or province")
+    carriers: tuple[str, ...] = setting((), carrier_codes, "carrier codes to rate-shop")
+    excluded_services: tuple[str, ...] = setting(
+        ("usps_media_mail",), carrier_codes, "service codes never quoted unless asked for "
+        "(blank: none)", blank=True)
+    currency: str = setting("USD", upper_code(3, "3-letter ISO 4217 code"),
+                            "the ShipStation account's currency")
+    api_tokens: tuple[Secret, ...] = setting((), api_tokens, "bearer tokens of API callers",
+                                             secret=True)
+    cache_ttl_seconds: float = setting(900.0, seconds(), "quote cache lifetime")
+    cache_max_entries: int = setting(10_000, integer(1), "quote cache size")
+    upstream_timeout_seconds: float = setting(10.0, seconds(), "per ShipStation request")
+    quote_deadline_seconds: float = setting(15.0, seconds(), "longest a quote may take")
+    stale_if_error_seconds: float = setting(86_400.0, seconds(-1),
+                                            "oldest last-good quote served when ShipStation fails")
+    breaker_failures: int = setting(5, integer(1), "failures that open a circuit breaker")
+    breaker_reset_seconds: float = setting(30.0, seconds(), "open breaker's pause before a probe")
     # --- operations ------------------------------------------------------
-    log_level: str = "INFO"
-    metrics_token: Secret | None = None
-    redis_url: Secret | None = None
-    workers: int = 1
-    threads: int = 16
+    log_level: str = setting("INFO", log_level, "log level")
+    metrics_token: Secret | None = setting(None, long_secret, "bearer token /metrics requires",
+                                           secret=True)
+    redis_url: Secret | None = setting(
+        None, url_with_scheme("redis", "rediss", "unix", example="redis://, rediss:// or unix://"),
+        "Redis for shared state", secret=True)
+    workers: int = setting(1, integer(1), "gunicorn worker processes")
+    threads: int = setting(16, integer(1), "threads per worker")
+    trusted_proxies: int = setting(0, integer(0),
+                                   "reverse proxies whose X-Forwarded-* headers are trusted")
     # --- shop mode ---------------------------------------------------------
-    cin7_username: str | None = None
-    cin7_api_key: Secret | None = None
-    cin7_base_url: str = "https://api.cin7.com/api"
-    store_username: str | None = None
-    store_password: Secret | None = None
-    data_dir: str = "./var"
-    database_url: Secret | None = None
-    import_stages: tuple[str, ...] = ("Fully Picked",)
-    import_max_age_days: int = 60
-    cin7_branch_ids: tuple[int, ...] = ()
-    status_map: str = DEFAULT_STATUS_MAP
-    cin7_weight_units: str = "kilograms"
-    custom_fields: tuple[str, ...] = ()
-    gift_message_field: str | None = "giftMessage"
-    dispatch_stage: str = "Dispatched"
-    export_page_size: int = 100
-    delivery_worker: str = "in-process"
-    delivery_lease_seconds: float = 120.0
+    cin7_username: str | None = setting(None, text, "Cin7 Omni API username", secret=True)
+    cin7_api_key: Secret | None = setting(None, secret_text, "Cin7 Omni API key", secret=True)
+    cin7_base_url: str = setting("https://api.cin7.com/api", http_url, "Cin7 Omni API base URL")
+    store_username: str | None = setting(None, text, "Custom Store username", secret=True)
+    store_password: tuple[Secret, ...] = setting(
+        (), secret_list, "Custom Store password; a comma list accepts each (rotation)", secret=True)
+    data_dir: str = setting("./var", text, "directory of the default SQLite database")
+    database_url: Secret | None = setting(
+        None, url_with_scheme("sqlite", "postgresql", "postgres",
+                              example="sqlite:/// or postgresql://"),
+        "shop database", secret=True)
+    import_stages: tuple[str, ...] = setting(("Fully Picked",), csv, "stages that export")
+    import_max_age_days: int = setting(60, integer(1), "oldest order date or ETD that exports")
+    cin7_branch_ids: tuple[int, ...] = setting((), branch_ids, "branches whose orders export")
+    status_map: str = setting(DEFAULT_STATUS_MAP, status_map, "ShipStation status = Cin7 stage")
+    cin7_weight_units: str = setting("kilograms", choice(*WEIGHT_UNITS),
+                                     "unit of the Cin7 account's weights")
+    custom_fields: tuple[str, ...] = setting((), custom_fields,
+                                             "Cin7 fields for CustomField1-3")
+    gift_message_field: str | None = setting("giftMessage", optional_field,
+                                             "Cin7 field holding a gift message (none: off)")
+    dispatch_stage: str = setting("Dispatched", text, "stage written once an order shipped")
+    export_page_size: int = setting(100, integer(1), "orders per Custom Store page")
+    export_max_cin7_share: float = setting(0.5, fraction,
+                                           "most of Cin7's daily calls the export may use")
+    delivery_worker: str = setting("in-process", choice("in-process", "off"),
+                                   "whether serve runs the delivery worker")
+    delivery_lease_seconds: float = setting(120.0, seconds(), "a worker's claim on a notice")
+    # --- web pages under /ui/ (ratecalc.ui) -------------------------------------
+    ui: str = setting("on", choice("on", "off"), "off disables the /ui/ pages even with a key")
+    ui_tokens: tuple[Secret, ...] = setting(
+        (), token_list, "staff tokens for /ui/login (empty: RATECALC_API_TOKENS)", secret=True)
+    ui_secret_key: Secret | None = setting(None, secret_of_length(32),
+                                           "signs /ui/ session cookies (unset: /ui/ is off)",
+                                           secret=True)
+    ui_secure_cookies: str = setting("off", choice("on", "off"),
+                                     "on: Secure session cookies even over plain HTTP")
+    ui_frame_ancestors: str = setting("'none'", frame_ancestors,
+                                      "CSP frame-ancestors of /ui/ pages")
+    # --- alerts ("Send errors to") -----------------------------------------
+    alerts: str = setting("on", choice("on", "off"),
+                          "whether serve runs the alert loop (off: stored, not sent)")
+    alert_email_to: tuple[str, ...] = setting((), email_list, "addresses alerts are mailed to")
+    alert_email_from: str | None = setting(None, email_address, "From: of alert mail")
+    smtp_url: Secret | None = setting(None, smtp_url, "mail server: smtp:// (STARTTLS) or "
+                                      "smtps://", secret=True)
+    alert_webhook_url: Secret | None = setting(None, secret_http_url, "URL alerts are POSTed "
+                                               "to (Slack-compatible)", secret=True)
+    alert_mailbox_file: str | None = setting(None, text, "mbox file alerts are appended to")
+    alert_repeat_minutes: int = setting(240, integer(1), "least time between two sends of a key")
+    alert_notice_pending_minutes: int = setting(60, integer(1),
+                                                "a notice pending longer is an alert")
+    alert_export_silence_hours: int = setting(6, integer(1),
+                                              "no export call for longer is an alert")
+    alert_held_order_hours: int = setting(24, integer(1), "a held order older is in the digest")
+    # --- automatic freight (ratecalc.shop.autofreight) ---------------------
+    auto_freight: bool = setting(False, on_off, "price Cin7 orders' freight automatically")
+    freight_worker: str = setting("in-process", choice("in-process", "off"),
+                                  "whether serve runs the auto-freight worker")
+    auto_freight_interval_seconds: float = setting(60.0, seconds(),
+                                                   "how often auto-freight polls Cin7")
+    auto_freight_lookback_hours: float = setting(24.0, hours,
+                                                 "how far back auto-freight's first poll reads")
+    auto_freight_stages: tuple[str, ...] = setting((), csv,
+                                                   "stages auto-freight prices (empty: any)")
+    auto_freight_reprice: bool = setting(True, on_off,
+                                         "re-price ratecalc's freight when the shipment changes")
+    packaging_weight: Decimal = setting(Decimal("0"), decimal,
+                                        "packaging weight added per order (Cin7 weight unit)")
+    default_box: tuple | None = setting(None, box, "box of auto-freight quotes, e.g. 30x20x15cm")
+    max_package_weight: tuple = setting((Decimal(150), "pounds"), weight_with_unit,
+                                        "heaviest order auto-freight prices, e.g. 150 lb")
+    auto_freight_max_cin7_calls_per_day: int = setting(
+        1500, integer(1), "Cin7 calls auto-freight may make a day")
+    export_requires_freight: bool = setting(False, on_off,
+                                            "hold orders without freight out of the export")
     # --- not from the environment ------------------------------------------
     sandbox: bool = field(default=False, compare=False)
 
@@ -111,20 +240,45 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Settings:
-        return _Reader(os.environ if env is None else env).settings(sandbox=sandbox)
+        """Read every declared setting; a ConfigError lists every invalid variable at once."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for declared in declarations():
+            try:
+                values[declared.name] = declared.read(env)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ConfigError("; ".join(problems))
+        api = values["shipstation_api"]
+        if values["shipstation_base_url"] is BY_API:
+            values["shipstation_base_url"] = SHIPSTATION_V1_URL if api == "v1" \
+                else SHIPSTATION_V2_URL
+        if values["shipstation_requests_per_minute"] is BY_API:
+            # ShipStation's own limits: 40/min per key pair on V1, 200/min on V2.
+            values["shipstation_requests_per_minute"] = 40 if api == "v1" else 200
+        return cls(**values, sandbox=sandbox)
 
     def problems(self) -> list[str]:
         """Settings that are individually valid but missing for this mode."""
-        out = []
         if self.sandbox:
-            return out
+            return []
+        out = []
         if self.shipstation_api == "v1":
             for name in ("shipstation_api_key", "shipstation_api_secret"):
                 if getattr(self, name) is None:
                     out.append(f"{PREFIX}{name.upper()} is required (ShipStation V1 credentials)")
-        elif self.shipstation_v2_api_key is None:
-            out.append(f"{PREFIX}SHIPSTATION_V2_API_KEY is required when "
-                       f"{PREFIX}SHIPSTATION_API=v2")
+        else:
+            if self.shipstation_v2_api_key is None:
+                out.append(f"{PREFIX}SHIPSTATION_V2_API_KEY is required when "
+                           f"{PREFIX}SHIPSTATION_API=v2")
+            # V2 estimates require the origin's city and state (the published spec).
+            for name in ("ship_from_city", "ship_from_state"):
+                if not getattr(self, name):
+                    out.append(f"{PREFIX}{name.upper()} is required when "
+                               f"{PREFIX}SHIPSTATION_API=v2 (V2 rates need the origin's "
+                               "city and state)")
         if not self.ship_from_postal_code:
             out.append(f"{PREFIX}SHIP_FROM_POSTAL_CODE is required (origin of every quote)")
         if not self.api_tokens:
@@ -134,198 +288,68 @@ class Settings:
                        "when the Custom Store is enabled")
         return out
 
-    def require_complete(self) -> Settings:
-        problems = self.problems()
+    def require_complete(self, *, ignore: tuple[str, ...] = ()) -> Settings:
+        """Raise one ConfigError naming every missing setting (except those in ``ignore``)."""
+        problems = [p for p in self.problems()
+                    if not any(p.startswith(PREFIX + name) for name in ignore)]
         if problems:
-            raise ConfigError(problems[0])
+            raise ConfigError("; ".join(problems))
         return self
 
+    @classmethod
+    def describe(cls) -> list[Declared]:
+        return declarations()
 
-class _Reader:
-    """Reads and validates one variable at a time, naming it in every error."""
 
-    def __init__(self, env: Mapping[str, str]):
-        self.env = env
+@dataclass(frozen=True)
+class Declared:
+    """A declared setting as the reader and the contract tests see it."""
 
-    def raw(self, name: str) -> str | None:
-        value = self.env.get(PREFIX + name)
-        if value is None or value.strip() == "":
+    name: str  # the Settings attribute
+    env: str  # RATECALC_...
+    default: Any
+    parse: Callable[[str], Any]
+    doc: str
+    secret: bool
+    blank: bool = False  # set to blank means "" (not the default)
+
+    def raw(self, env: Mapping[str, str], name: str) -> str | None:
+        value = env.get(name)
+        if value is None or (value.strip() == "" and not self.blank):
             return None
         return value.strip()
 
-    def secret(self, name: str) -> Secret | None:
-        path = self.raw(name + "_FILE")
-        if path is not None:
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    value = fh.read().strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"{PREFIX}{name}_FILE: cannot read {path!r} ({exc.strerror})"
-                ) from None
-            if not value:
-                raise ConfigError(f"{PREFIX}{name}_FILE: {path!r} is empty")
-            return Secret(value)
-        value = self.raw(name)
-        return Secret(value) if value is not None else None
-
-    def fail(self, name: str, why: str):
-        raise ConfigError(f"{PREFIX}{name}: {why}")
-
-    def text(self, name: str, default: str | None = None) -> str | None:
-        value = self.raw(name)
-        return default if value is None else value
-
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
-        value = self.raw(name)
+    def read(self, env: Mapping[str, str]) -> Any:
+        value, source = self.raw(env, self.env), self.env
+        if self.secret:
+            path = self.raw(env, self.env + "_FILE")
+            if path is not None:
+                value, source = self._read_file(path), self.env + "_FILE"
         if value is None:
-            return default
+            return self.default
         try:
-            number = int(value)
-        except ValueError:
-            self.fail(name, f"must be a whole number, got {value!r}")
-        if number < minimum:
-            self.fail(name, f"must be at least {minimum}, got {number}")
-        return number
+            return self.parse(value)
+        except Invalid as exc:
+            raise ConfigError(f"{source}: {exc}") from None
 
-    def seconds(self, name: str, default: float, minimum: float = 0.0) -> float:
-        value = self.raw(name)
-        if value is None:
-            return default
+    def _read_file(self, path: str) -> str:
         try:
-            number = float(value)
-        except ValueError:
-            self.fail(name, f"must be a number of seconds, got {value!r}")
-        if not number > minimum or number != number or number == float("inf"):
-            self.fail(name, f"must be greater than {minimum:g}, got {value!r}")
-        return number
-
-    def decimal(self, name: str, default: Decimal) -> Decimal:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            self.fail(name, f"must be a decimal number such as 12.5, got {value!r}")
-        if not number.is_finite() or number < 0:
-            self.fail(name, f"must be a finite decimal >= 0, got {value!r}")
-        return number
-
-    def csv(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self.raw(name)
-        if value is None:
-            return default
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-
-    def url(self, name: str, default: str, schemes=("http", "https")) -> str:
-        value = self.text(name, default)
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or not parts.netloc:
-            self.fail(name, f"must be an {' or '.join(schemes)} URL, got {value!r}")
-        return value.rstrip("/")
-
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = (self.text(name, default) or default).lower()
-        if value not in choices:
-            self.fail(name, f"must be one of {', '.join(choices)}, got {value!r}")
+            with open(path, encoding="utf-8") as fh:
+                value = fh.read().strip()
+        except OSError as exc:
+            raise ConfigError(f"{self.env}_FILE: cannot read {path!r} ({exc.strerror})") from None
+        if not value:
+            raise ConfigError(f"{self.env}_FILE: {path!r} is empty")
         return value
 
-    def settings(self, *, sandbox: bool) -> Settings:
-        api = self.choice("SHIPSTATION_API", "v1", ("v1", "v2"))
-        default_url = SHIPSTATION_V1_URL if api == "v1" else SHIPSTATION_V2_URL
-        carriers = tuple(c.lower() for c in self.csv("CARRIERS"))
-        for code in carriers:
-            if not re.fullmatch(r"[a-z0-9_]+", code):
-                self.fail("CARRIERS", f"{code!r} is not a ShipStation carrier code")
-        currency = (self.text("CURRENCY", "USD") or "USD").upper()
-        if not re.fullmatch(r"[A-Z]{3}", currency):
-            self.fail("CURRENCY", f"must be a 3-letter ISO 4217 code, got {currency!r}")
-        country = (self.text("SHIP_FROM_COUNTRY", "US") or "US").upper()
-        if not re.fullmatch(r"[A-Z]{2}", country):
-            self.fail("SHIP_FROM_COUNTRY", f"must be a 2-letter ISO code, got {country!r}")
-        tokens = tuple(Secret(t) for t in self._tokens())
-        level = (self.text("LOG_LEVEL", "INFO") or "INFO").upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            self.fail("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
-        branch_ids = []
-        for part in self.csv("CIN7_BRANCH_IDS"):
-            if not part.isdigit():
-                self.fail("CIN7_BRANCH_IDS", f"must be comma-separated numbers, got {part!r}")
-            branch_ids.append(int(part))
-        custom_fields = self.csv("CUSTOM_FIELDS")
-        if len(custom_fields) > 3:
-            self.fail("CUSTOM_FIELDS", "ShipStation has three custom fields; list at most 3")
-        redis_url = self.secret("REDIS_URL")
-        if redis_url and urlsplit(redis_url.reveal()).scheme not in ("redis", "rediss", "unix"):
-            self.fail("REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
-        database_url = self.secret("DATABASE_URL")
-        if database_url and urlsplit(database_url.reveal()).scheme not in (
-            "sqlite", "postgresql", "postgres"
-        ):
-            self.fail("DATABASE_URL", "must be a sqlite:/// or postgresql:// URL")
-        return Settings(
-            shipstation_api=api,
-            shipstation_api_key=self.secret("SHIPSTATION_API_KEY"),
-            shipstation_api_secret=self.secret("SHIPSTATION_API_SECRET"),
-            shipstation_v2_api_key=self.secret("SHIPSTATION_V2_API_KEY"),
-            shipstation_base_url=self.url("SHIPSTATION_BASE_URL", default_url),
-            # ShipStation's own limits: 40/min per key pair on V1, 200/min on V2.
-            shipstation_requests_per_minute=self.integer(
-                "SHIPSTATION_REQUESTS_PER_MINUTE", 40 if api == "v1" else 200, minimum=1
-            ),
-            markup_percent=self.decimal("MARKUP_PERCENT", Decimal("0")),
-            ship_from_postal_code=self.text("SHIP_FROM_POSTAL_CODE"),
-            ship_from_country=country,
-            ship_from_city=self.text("SHIP_FROM_CITY"),
-            ship_from_state=self.text("SHIP_FROM_STATE"),
-            carriers=carriers,
-            currency=currency,
-            api_tokens=tokens,
-            cache_ttl_seconds=self.seconds("CACHE_TTL_SECONDS", 900.0),
-            cache_max_entries=self.integer("CACHE_MAX_ENTRIES", 10_000, minimum=1),
-            upstream_timeout_seconds=self.seconds("UPSTREAM_TIMEOUT_SECONDS", 10.0),
-            quote_deadline_seconds=self.seconds("QUOTE_DEADLINE_SECONDS", 15.0),
-            stale_if_error_seconds=self.seconds("STALE_IF_ERROR_SECONDS", 86_400.0, minimum=-1),
-            breaker_failures=self.integer("BREAKER_FAILURES", 5, minimum=1),
-            breaker_reset_seconds=self.seconds("BREAKER_RESET_SECONDS", 30.0),
-            log_level=level,
-            metrics_token=self.secret("METRICS_TOKEN"),
-            redis_url=redis_url,
-            workers=self.integer("WORKERS", 1, minimum=1),
-            threads=self.integer("THREADS", 16, minimum=1),
-            cin7_username=self.text("CIN7_USERNAME"),
-            cin7_api_key=self.secret("CIN7_API_KEY"),
-            cin7_base_url=self.url("CIN7_BASE_URL", "https://api.cin7.com/api"),
-            store_username=self.text("STORE_USERNAME"),
-            store_password=self.secret("STORE_PASSWORD"),
-            data_dir=self.text("DATA_DIR", "./var"),
-            database_url=database_url,
-            import_stages=self.csv("IMPORT_STAGES", ("Fully Picked",)),
-            import_max_age_days=self.integer("IMPORT_MAX_AGE_DAYS", 60, minimum=1),
-            cin7_branch_ids=tuple(branch_ids),
-            status_map=self.text("STATUS_MAP", DEFAULT_STATUS_MAP),
-            cin7_weight_units=self.choice("CIN7_WEIGHT_UNITS", "kilograms", WEIGHT_UNITS),
-            custom_fields=custom_fields,
-            gift_message_field=self._optional_field("GIFT_MESSAGE_FIELD", "giftMessage"),
-            dispatch_stage=self.text("DISPATCH_STAGE", "Dispatched"),
-            export_page_size=self.integer("EXPORT_PAGE_SIZE", 100, minimum=1),
-            delivery_worker=self.choice("DELIVERY_WORKER", "in-process", ("in-process", "off")),
-            delivery_lease_seconds=self.seconds("DELIVERY_LEASE_SECONDS", 120.0),
-            sandbox=sandbox,
-        )
 
-    def _optional_field(self, name: str, default: str) -> str | None:
-        """A field name, or None when the value is ``none`` (the feature is off)."""
-        value = self.text(name, default)
-        return None if value.lower() == "none" else value
-
-    def _tokens(self) -> tuple[str, ...]:
-        secret = self.secret("API_TOKENS")
-        if secret is None:
-            return ()
-        tokens = tuple(t.strip() for t in secret.reveal().split(",") if t.strip())
-        for token in tokens:
-            if len(token) < 16:
-                self.fail("API_TOKENS", "each token must be at least 16 characters long")
-        return tokens
+def declarations() -> list[Declared]:
+    out = []
+    for f in fields(Settings):
+        if "parse" not in f.metadata:
+            continue
+        default = f.default if f.default is not MISSING else None
+        out.append(Declared(name=f.name, env=PREFIX + f.name.upper(), default=default,
+                            parse=f.metadata["parse"], doc=f.metadata["doc"],
+                            secret=f.metadata["secret"], blank=f.metadata["blank"]))
+    return out

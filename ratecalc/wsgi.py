@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from ratecalc.app import create_app
-from ratecalc.logs import configure_logging
-from ratecalc.settings import Settings
-
-
-def make_app(settings: Settings | None = None):
-    settings = settings or Settings.from_env().require_complete()
-    configure_logging(settings.log_level)
-    return create_app(settings)
+from ratecalc.app.factory import make_app as make_app  # re-exported
 
 
 def __getattr__(name: str):

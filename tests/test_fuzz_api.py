@@ -9,6 +9,7 @@ Every documented operation, with generated valid and invalid inputs: never a
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import requests
@@ -23,6 +24,8 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import TOKEN
 
+EXAMPLE_PRICING = Path(__file__).resolve().parents[1] / "deploy" / "pricing.example.toml"
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 EXAMPLES = int(os.environ.get("RATECALC_FUZZ_EXAMPLES", "30"))
@@ -31,8 +34,8 @@ EXAMPLES = int(os.environ.get("RATECALC_FUZZ_EXAMPLES", "30"))
 def operations(api):
     schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
     found = [result.ok() for result in schema.get_all_operations()]
-    assert {f"{op.method.upper()} {op.path}" for op in found} == {"POST /v1/rates",
-                                                                  "GET /v1/carriers"}
+    assert {f"{op.method.upper()} {op.path}" for op in found} == {
+        "POST /v1/rates", "GET /v1/carriers", "GET /v1/pricing"}
     return found
 
 
@@ -41,7 +44,9 @@ def live_api(make_api, shipstation):
     # Budgets the fuzzer cannot exhaust (ours and the simulator's): a 503 for an
     # exhausted budget is documented, and would hide a real 5xx.
     shipstation.set_rate_limit(1_000_000, 60.0, 1_000_000)
-    return make_api(SHIPSTATION_REQUESTS_PER_MINUTE="1000000", CACHE_MAX_ENTRIES="100000")
+    # With the example pricing rules, so the `pricing` blocks of real rules are checked too.
+    return make_api(SHIPSTATION_REQUESTS_PER_MINUTE="1000000", CACHE_MAX_ENTRIES="100000",
+                    PRICING_FILE=str(EXAMPLE_PRICING))
 
 
 def test_api_conforms_to_its_schema(live_api):

@@ -146,8 +146,36 @@ def test_v2_needs_its_own_key():
     with pytest.raises(ConfigError, match="RATECALC_SHIPSTATION_V2_API_KEY"):
         s.require_complete()
     s = Settings.from_env({**env, "RATECALC_SHIPSTATION_API": "v2",
-                           "RATECALC_SHIPSTATION_V2_API_KEY": "v2key"})
+                           "RATECALC_SHIPSTATION_V2_API_KEY": "v2key",
+                           "RATECALC_SHIP_FROM_CITY": "Austin", "RATECALC_SHIP_FROM_STATE": "TX"})
     assert s.require_complete() is s
+
+
+@pytest.mark.parametrize("missing", ["RATECALC_SHIP_FROM_CITY", "RATECALC_SHIP_FROM_STATE"])
+def test_v2_needs_the_origin_city_and_state(missing):
+    """V2 estimates require from_city_locality and from_state_province (the spec)."""
+    env = {**COMPLETE, "RATECALC_SHIPSTATION_API": "v2", "RATECALC_SHIPSTATION_V2_API_KEY": "k",
+           "RATECALC_SHIP_FROM_CITY": "Austin", "RATECALC_SHIP_FROM_STATE": "TX"}
+    env.pop(missing)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env).require_complete()
+    message = str(caught.value)
+    assert missing in message and "\n" not in message
+    other = ({"RATECALC_SHIP_FROM_CITY", "RATECALC_SHIP_FROM_STATE"} - {missing}).pop()
+    assert other not in message
+    # V1 sends no origin city or state: it needs neither.
+    env.pop("RATECALC_SHIPSTATION_API")
+    assert Settings.from_env(env).problems() == []
+
+
+def test_excluded_services_default_list_and_blank():
+    assert settings().excluded_services == ("usps_media_mail",)
+    assert settings(EXCLUDED_SERVICES="usps_media_mail, UPS_Ground").excluded_services == \
+        ("usps_media_mail", "ups_ground")
+    assert settings(EXCLUDED_SERVICES="").excluded_services == ()  # empty on purpose
+    assert settings(EXCLUDED_SERVICES="  ").excluded_services == ()
+    with pytest.raises(ConfigError, match="RATECALC_EXCLUDED_SERVICES"):
+        settings(EXCLUDED_SERVICES="media mail")
 
 
 def test_complete_settings_have_no_problems():
@@ -217,3 +245,76 @@ def test_secret_comparison():
     secret = Secret("abc")
     assert secret.matches("abc") and not secret.matches("abd") and not secret.matches(None)
     assert not secret.matches("ab")
+
+
+# -- declared once ------------------------------------------------------------------
+def test_every_invalid_variable_is_reported_in_one_message():
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"RATECALC_WORKERS": "many", "RATECALC_CURRENCY": "dollars",
+                           "RATECALC_DATABASE_URL": "postgresql://[bad",
+                           "RATECALC_REDIS_URL": "redis://[bad",
+                           "RATECALC_STATUS_MAP": "on_hold=On Hold"})
+    message = str(caught.value)
+    assert "\n" not in message
+    for name in ("RATECALC_WORKERS", "RATECALC_CURRENCY", "RATECALC_DATABASE_URL",
+                 "RATECALC_REDIS_URL", "RATECALC_STATUS_MAP"):
+        assert name in message
+    assert "[bad" not in message  # a URL may hold a password: never echoed
+
+
+def test_every_missing_variable_is_reported_in_one_message():
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({}).require_complete()
+    for name in ("RATECALC_SHIPSTATION_API_KEY", "RATECALC_SHIPSTATION_API_SECRET",
+                 "RATECALC_SHIP_FROM_POSTAL_CODE", "RATECALC_API_TOKENS"):
+        assert name in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "REDIS_URL"])
+def test_a_malformed_url_names_the_variable_with_exit_2(name, capsys, monkeypatch):
+    from ratecalc.cli import main
+
+    monkeypatch.setenv(f"RATECALC_{name}", "postgresql://user:pw@[bad" if name == "DATABASE_URL"
+                       else "redis://user:pw@[bad")
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert f"RATECALC_{name}" in err and "Traceback" not in err and "pw" not in err
+
+
+@pytest.mark.parametrize("declared", [d for d in Settings.describe() if d.secret],
+                         ids=lambda d: d.env)
+def test_every_declared_secret_can_come_from_a_file(declared, tmp_path):
+    samples = {"RATECALC_API_TOKENS": "0123456789abcdef0123",
+               "RATECALC_DATABASE_URL": "postgresql://u:p@db:5432/x",
+               "RATECALC_REDIS_URL": "redis://r:6379/0",
+               "RATECALC_UI_SECRET_KEY": "from-a-file-0123456789abcdefghijklmnop",
+               "RATECALC_SMTP_URL": "smtp://u:p@mail.example:587",
+               "RATECALC_ALERT_WEBHOOK_URL": "https://hooks.example/T/B/x"}
+    value = samples.get(declared.env, "from-a-file-0123456789")
+    path = tmp_path / "secret"
+    path.write_text(value + "\n")
+    settings = Settings.from_env({declared.env + "_FILE": str(path)})
+    got = getattr(settings, declared.name)
+    got = got[0] if isinstance(got, tuple) else got
+    assert (got.reveal() if hasattr(got, "reveal") else got) == value
+
+
+def test_trusted_proxies_make_forwarded_headers_count(make_settings):
+    from flask import request
+
+    from ratecalc.app.factory import create_app
+
+    def seen(**env):
+        app = create_app(make_settings(**env))
+        app.add_url_rule("/_seen", "seen", lambda: f"{request.remote_addr} {request.scheme}")
+        return app.test_client().get("/_seen", headers={"X-Forwarded-For": "203.0.113.9",
+                                                        "X-Forwarded-Proto": "https"}).text
+
+    assert seen() == "127.0.0.1 http"
+    assert seen(TRUSTED_PROXIES="1") == "203.0.113.9 https"
+
+
+def test_a_short_metrics_token_is_refused():
+    with pytest.raises(ConfigError, match="RATECALC_METRICS_TOKEN: must be at least 16"):
+        Settings.from_env({"RATECALC_METRICS_TOKEN": "short"})
+    assert Settings.from_env({"RATECALC_METRICS_TOKEN": "x" * 16}).metrics_token

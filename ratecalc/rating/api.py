@@ -1,131 +1,134 @@
-"""Blueprint: ``POST /v1/rates`` and ``GET /v1/carriers``."""
+"""Blueprint: ``POST /v1/rates``, ``GET /v1/carriers`` and ``GET /v1/pricing``."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import hashlib
+import json
+import threading
 
+from cachetools import LRUCache
 from flask import Blueprint, current_app, jsonify
-from marshmallow import ValidationError
 
 from ratecalc import metrics
-from ratecalc.auth import require_bearer
-from ratecalc.errors import ApiError
 from ratecalc.rating import schemas
-from ratecalc.rating.markup import cents
-from ratecalc.rating.service import InvalidQuote, Quote, QuoteFailed, RatingService
-from ratecalc.requests_body import json_bytes, parse_json
-from ratecalc.upstream.errors import UpstreamError
+from ratecalc.rating.quote import Quote, QuoteFailed
+from ratecalc.rating.render import invalid_request, pricing_body, quote_body, quote_failed
+from ratecalc.rating.request import InvalidRequest, RateRequest
+from ratecalc.rating.service import RatingService
+from ratecalc.upstream.errors import UpstreamError, http_status, retry_after_headers
+from ratecalc.web.auth import require_bearer
+from ratecalc.web.bodies import json_bytes, parse_json
+from ratecalc.web.errors import ApiError
+from ratecalc.web.hooks import API_HEADERS
 
 bp = Blueprint("rating", __name__)
 MAX_BODY_BYTES = 64 * 1024
-_request_schema = schemas.RatesRequestSchema()
 _carriers_schema = schemas.CarriersResponseSchema()
+# Bound once: labels() looks its child up under a lock on every call.
+_OK, _CACHED, _STALE = (metrics.quote_requests.labels(outcome)
+                        for outcome in ("ok", "cached", "stale"))
 
 
 def rating_service() -> RatingService:
     return current_app.extensions["ratecalc"].rating
 
 
-def first_error(messages, prefix: str = "") -> tuple[str, str]:
-    """The first (field path, message) of marshmallow's nested error dict."""
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            # marshmallow files whole-object errors ("Invalid input type.") under
-            # "_schema": they belong to the object itself, not to a field of it.
-            if key == "_schema":
-                path = prefix
-            else:
-                path = f"{prefix}.{key}" if prefix else str(key)
-            return first_error(value, path)
-    if isinstance(messages, list) and messages:
-        if isinstance(messages[0], str):
-            return prefix, messages[0]
-        return first_error(messages[0], prefix)
-    return prefix, str(messages)
+# Validated requests keyed by their exact bytes, bounded by the bytes they hold: a
+# caller padding bodies with white space cannot grow it past REQUEST_CACHE_BYTES.
+REQUEST_CACHE_BYTES = 8 * 1024 * 1024
+ENTRY_OVERHEAD_BYTES = 1024  # the RateRequest and the cache's own bookkeeping
+_requests: LRUCache = LRUCache(maxsize=REQUEST_CACHE_BYTES,
+                               getsizeof=lambda entry: entry[0] + ENTRY_OVERHEAD_BYTES)
+_requests_lock = threading.Lock()
 
 
-def validate_rate_request(data) -> dict:
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
-    try:
-        return _request_schema.load(data)
-    except ValidationError as exc:
-        field, message = first_error(exc.messages)
-        raise ApiError(400, "invalid_request", f"{field}: {message}",
-                       details={"field": field, "errors": exc.messages}) from None
+class _Doorkeeper:
+    """Which bodies were seen before, approximately, in a fixed 128 KiB bit filter.
+
+    A body is kept in the request cache on its second sighting, not its first:
+    Cin7 asks the same questions again and again, and those are worth keeping,
+    while a body seen once (every distinct quote) would only push them out and
+    cost a kilobyte each. A false "seen" caches a body one sighting early, which
+    is harmless; the filter is cleared when it fills up, so it never grows.
+    """
+
+    BITS = 1 << 20
+
+    def __init__(self):
+        self._bits = bytearray(self.BITS // 8)
+        self._added = 0
+
+    def seen_before(self, body: bytes) -> bool:
+        """True when ``body`` was (probably) seen before; remembers it either way."""
+        digest = hashlib.blake2b(body, digest_size=8).digest()
+        spots = (int.from_bytes(digest[:4], "little") % self.BITS,
+                 int.from_bytes(digest[4:], "little") % self.BITS)
+        seen = all(self._bits[n >> 3] & (1 << (n & 7)) for n in spots)
+        for n in spots:
+            self._bits[n >> 3] |= 1 << (n & 7)
+        self._added += 1
+        if self._added > self.BITS // 16:  # about 12% full: clear before false hits grow
+            self._bits = bytearray(self.BITS // 8)
+            self._added = 0
+        return seen
 
 
-@lru_cache(maxsize=4096)
-def validated_body(body: bytes) -> dict:
-    """The validated request for these exact bytes (read-only: it is shared).
+_doorkeeper = _Doorkeeper()
+
+
+def validated_body(body: bytes) -> RateRequest:
+    """The request for these exact bytes (a frozen value, so it can be shared).
 
     Cin7's order screen asks the same questions again and again; a cache hit then
-    skips JSON parsing and validation too. Invalid bodies raise and are not kept.
+    skips JSON parsing and validation too. A body is kept from its second sighting
+    (:class:`_Doorkeeper`). Invalid bodies raise and are not kept.
     """
-    return validate_rate_request(parse_json(body))
-
-
-def quote_body(quote: Quote) -> dict:
-    """The response body. Built directly (it is on every request's path); its shape is
-    RatesResponseSchema's, which the OpenAPI document and schemathesis hold it to."""
-    def money(amount) -> float:
-        # Rounded to cents in Decimal first; float's shortest repr then prints it exactly.
-        return float(cents(amount))
-
-    def line(priced):
-        rate = priced.rate
-        return {
-            "carrier_code": rate.carrier_code, "service_code": rate.service_code,
-            "service_name": rate.service_name, "shipment_cost": money(rate.shipment_cost),
-            "other_cost": money(rate.other_cost), "carrier_cost": money(rate.carrier_cost),
-            "freight_fee": money(priced.freight_fee), "delivery_days": rate.delivery_days,
-            "estimated_delivery_date": rate.estimated_delivery_date,
-        }
-
-    quotes = [line(p) for p in quote.quotes]
-    return {
-        "currency": quote.currency,
-        "markup_percent": float(quote.markup_percent),
-        "freight_fee": quotes[0]["freight_fee"],
-        "selected": quotes[0],
-        "quotes": quotes,
-        "errors": quote.errors,
-        "cached": quote.cached,
-        "stale": quote.stale,
-        "quoted_at": quote.quoted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def run_quote(payload: dict) -> Quote:
-    """Quote a validated request, turning failures into API errors (shared with shop)."""
+    with _requests_lock:
+        entry = _requests.get(body)
+    if entry is not None:
+        return entry[1]
     try:
-        return rating_service().quote(payload)
-    except InvalidQuote as exc:
-        raise ApiError(400, "invalid_request", exc.message,
-                       details={"field": exc.field}) from None
+        request = schemas.load_rate_request(parse_json(body))
+    except InvalidRequest as exc:
+        raise invalid_request(exc) from None
+    with _requests_lock:
+        if _doorkeeper.seen_before(body):
+            _requests[body] = (len(body), request)
+    return request
+
+
+def run_quote(request: RateRequest) -> Quote:
+    try:
+        return rating_service().quote(request)
+    except InvalidRequest as exc:
+        raise invalid_request(exc) from None
     except QuoteFailed as exc:
-        headers = {}
-        if exc.code in ("rate_limited", "upstream_unavailable"):
-            headers["Retry-After"] = str(int(exc.retry_after or 1))
-        raise ApiError(exc.status, exc.code, exc.message, details={"errors": exc.errors},
-                       headers=headers) from None
+        raise quote_failed(exc) from None
 
 
 @bp.post("/v1/rates")
 def post_rates():
     with metrics.quote_duration.time():
         try:
-            payload = validated_body(json_bytes(MAX_BODY_BYTES))
-            quote = run_quote(payload)
+            quote = run_quote(validated_body(json_bytes(MAX_BODY_BYTES)))
         except ApiError as exc:
             metrics.quote_requests.labels(
                 "invalid" if exc.status in (400, 413, 415) else exc.code).inc()
             raise
-        metrics.quote_requests.labels(
-            "stale" if quote.stale else "cached" if quote.cached else "ok").inc()
-    response = jsonify(quote_body(quote))
-    response.headers["X-Cache"] = "STALE" if quote.stale else "HIT" if quote.cached else "MISS"
+        (_STALE if quote.stale else _CACHED if quote.cached else _OK).inc()
+    if quote.rendered is None:
+        quote.rendered = json.dumps(quote_body(quote), separators=(",", ":")).encode() + b"\n"
+    response = current_app.response_class(
+        quote.rendered, content_type="application/json",
+        headers=STALE_HEADERS if quote.stale else HIT_HEADERS if quote.cached else MISS_HEADERS)
+    response.ratecalc_headers_set = True  # the app's after_request need not add them
     return response
+
+
+# Built once: every quote answer carries these (the app adds API_HEADERS to other answers).
+HIT_HEADERS = [("X-Cache", "HIT"), *API_HEADERS]
+MISS_HEADERS = [("X-Cache", "MISS"), *API_HEADERS]
+STALE_HEADERS = [("X-Cache", "STALE"), *API_HEADERS]
 
 
 @bp.get("/v1/carriers")
@@ -133,12 +136,18 @@ def get_carriers():
     try:
         carriers = rating_service().carriers()
     except UpstreamError as exc:
-        status = {"upstream_timeout": 504, "rate_limited": 503}.get(exc.code, 502)
-        headers = {"Retry-After": str(int(exc.retry_after or 1))} if status == 503 else {}
-        raise ApiError(status, exc.code, exc.message, headers=headers) from None
+        raise ApiError(http_status(exc.code), exc.code, exc.message,
+                       headers=retry_after_headers(exc.code, exc.retry_after)) from None
     return jsonify(_carriers_schema.dump({"carriers": [
         {"code": c.code, "name": c.name, "nickname": c.nickname} for c in carriers
     ]}))
+
+
+@bp.get("/v1/pricing")
+def get_pricing():
+    """The pricing rules in force (RATECALC_PRICING_FILE, else RATECALC_MARKUP_PERCENT)."""
+    service = rating_service()
+    return jsonify(pricing_body(service.pricing, service.markup_percent))
 
 
 @bp.before_request

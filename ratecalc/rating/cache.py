@@ -9,32 +9,80 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import lru_cache
 from typing import Protocol
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 
 from ratecalc.model import CarrierRates
+from ratecalc.rating.packing import pack, unpack
 
 
 class QuoteCache(Protocol):
     def get(self, key: str) -> CarrierRates | None: ...
+    def get_many(self, keys: list[str]) -> list[CarrierRates | None]:
+        """One lookup for all of a quote's carriers (one round trip on Redis)."""
     def set(self, key: str, value: CarrierRates) -> None: ...
 
 
+@lru_cache(maxsize=64)
+def _packed(value: CarrierRates) -> bytes:
+    """One bytes object per answer, shared by every cache that holds it."""
+    return pack(value)
+
+
 class MemoryQuoteCache:
-    """cachetools' TTLCache behind a lock (cachetools caches are not thread-safe)."""
+    """cachetools' TTLCache behind a lock (cachetools caches are not thread-safe).
+
+    Entries are held packed (:mod:`ratecalc.rating.packing`, under 200 bytes for a
+    typical carrier answer instead of about 3 KB of objects). The fresh cache and
+    the stale copy store the same bytes object for one answer (``_packed``). The
+    few hottest entries are also kept decoded (``HOT_ENTRIES``), so the order
+    screen's repeated questions skip even the decoding.
+    """
+
+    HOT_ENTRIES = 256
 
     def __init__(self, max_entries: int, ttl_seconds: float, timer=time.monotonic):
         self._cache: TTLCache = TTLCache(maxsize=max_entries, ttl=ttl_seconds, timer=timer)
+        self._hot: LRUCache = LRUCache(maxsize=self.HOT_ENTRIES)  # key -> (packed, decoded)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> CarrierRates | None:
+        return self.get_many([key])[0]
+
+    def get_many(self, keys: list[str]) -> list[CarrierRates | None]:
+        cache, hot = self._cache, self._hot
+        found = []
         with self._lock:
-            return self._cache.get(key)
+            for key in keys:
+                # Indexing, not .get(): cachetools' get() looks each key up twice.
+                try:
+                    packed = cache[key]
+                except KeyError:
+                    found.append((key, None, None))
+                    continue
+                try:
+                    found.append((key, packed, hot[key]))
+                except KeyError:
+                    found.append((key, packed, None))
+        answers = []
+        for key, packed, hot in found:
+            if packed is None:
+                answers.append(None)
+            elif hot is not None and hot[0] is packed:  # still the entry it was decoded from
+                answers.append(hot[1])
+            else:
+                decoded = unpack(packed)
+                with self._lock:
+                    self._hot[key] = (packed, decoded)
+                answers.append(decoded)
+        return answers
 
     def set(self, key: str, value: CarrierRates) -> None:
+        packed = _packed(value)
         with self._lock:
-            self._cache[key] = value
+            self._cache[key] = packed
 
     def __len__(self) -> int:
         with self._lock:
@@ -43,6 +91,7 @@ class MemoryQuoteCache:
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._hot.clear()
 
 
 class Flight:

@@ -1,4 +1,4 @@
-"""Turn a validated rate request into a normalised :class:`Shipment` and cache keys.
+"""Turn a rate request into a normalised :class:`Shipment` and cache keys.
 
 The cache key covers every field sent to ShipStation and nothing else, so a
 business-address rate is never served for a residential one (the classic bug
@@ -10,7 +10,11 @@ shipment share an entry:
 * state and city upper-cased (carriers' own address standard) and trimmed;
 * weight converted exactly to grams, dimensions to centimetres;
 * service, package and confirmation codes lower-case; ``none`` confirmation
-  and an absent one are the same request.
+  and an absent one are the same request; no package code is ``package``, the
+  merchant's own parcel (USPS otherwise answers flat-rate envelopes too);
+* the configured origin city and state go with the configured origin postal
+  code only: a request from another postal code names its own (or V2 looks
+  them up), so a quote never mixes two places.
 
 Because the upstream request is built from the normalised ``Shipment``, "same
 key" really means "same request".
@@ -23,9 +27,11 @@ import re
 from decimal import Decimal
 
 from ratecalc.model import Shipment
-from ratecalc.rating.units import to_centimetres, to_grams
+from ratecalc.rating.request import RateRequest
+from ratecalc.units import to_centimetres, to_grams
 
 _SPACES = re.compile(r"\s+")
+DEFAULT_PACKAGE = "package"  # ShipStation's code for the merchant's own parcel
 
 
 def postal_code(country: str, code: str) -> str:
@@ -52,38 +58,41 @@ def _code(value: str | None) -> str | None:
     return value or None
 
 
-def normalise(request: dict, *, default_from_postal_code: str | None,
+def normalise(request: RateRequest, *, default_from_postal_code: str | None,
               default_from_country: str = "US", default_from_city: str | None = None,
               default_from_state: str | None = None) -> Shipment:
-    """A validated ``POST /v1/rates`` body (see ``schemas.py``) -> ``Shipment``."""
-    to = request["ship_to"]
-    origin = request.get("ship_from") or {}
-    from_country = (origin.get("country") or default_from_country).upper()
-    from_postal = origin.get("postal_code") or default_from_postal_code or ""
-    to_country = to["country"].upper()
-    package = request["package"]
-    weight = package["weight"]
-    dims = package.get("dimensions")
+    """A :class:`RateRequest` and the configured origin -> the ``Shipment`` sent upstream."""
+    to, origin, package = request.ship_to, request.ship_from, request.package
+    from_country = (origin.country or default_from_country).upper()
+    from_postal = origin.postal_code or default_from_postal_code or ""
+    own_origin = origin.postal_code is None or (
+        from_country == default_from_country.upper() and default_from_postal_code is not None
+        and postal_code(from_country, origin.postal_code)
+        == postal_code(from_country, default_from_postal_code))
+    if not own_origin:
+        default_from_city = default_from_state = None
+    to_country = to.country.upper()
+    dims = package.dimensions
     dimensions = None
     if dims:
-        dimensions = tuple(to_centimetres(Decimal(dims[side]), dims["units"])
-                           for side in ("length", "width", "height"))
-    confirmation = _code(request.get("confirmation"))
+        dimensions = tuple(to_centimetres(Decimal(side), dims.units)
+                           for side in (dims.length, dims.width, dims.height))
+    confirmation = _code(request.confirmation)
     return Shipment(
         from_postal_code=postal_code(from_country, from_postal),
         from_country=from_country,
-        from_city=_text(origin.get("city") or default_from_city),
-        from_state=_text(origin.get("state") or default_from_state),
+        from_city=_text(origin.city or default_from_city),
+        from_state=_text(origin.state or default_from_state),
         to_country=to_country,
-        to_postal_code=postal_code(to_country, to["postal_code"]),
-        to_state=_text(to.get("state")),
-        to_city=_text(to.get("city")),
-        residential=bool(to.get("residential", False)),
-        weight_grams=to_grams(Decimal(weight["value"]), weight["units"]),
+        to_postal_code=postal_code(to_country, to.postal_code),
+        to_state=_text(to.state),
+        to_city=_text(to.city),
+        residential=bool(to.residential),
+        weight_grams=to_grams(Decimal(package.weight.value), package.weight.units),
         dimensions_cm=dimensions,
-        package_code=_code(package.get("package_code")),
+        package_code=_code(package.package_code) or DEFAULT_PACKAGE,
         confirmation=None if confirmation == "none" else confirmation,
-        service_code=_code(request.get("service_code")),
+        service_code=_code(request.service_code),
     )
 
 

@@ -11,17 +11,24 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ratecalc import metrics
-from ratecalc.auth import basic_credentials, credentials_match, require_bearer
-from ratecalc.errors import ApiError
-from ratecalc.rating.api import quote_body, run_quote, validate_rate_request
-from ratecalc.requests_body import json_body, raw_body
+from ratecalc import bounds, metrics
+from ratecalc.rating.quote import QuoteFailed
+from ratecalc.rating.render import invalid_request, quote_body, quote_failed
+from ratecalc.rating.request import InvalidRequest
+from ratecalc.shop.autofreight import audit
+from ratecalc.shop.autofreight.audit import record_json
+from ratecalc.shop.export.document import MAX_PAGES
+from ratecalc.shop.export.service import ExportBudgetExhausted
+from ratecalc.shop.export.window import WindowDateError, export_window
 from ratecalc.shop.freight import FreightError, rate_request
-from ratecalc.shop.ship_notice import ShipNoticeError
-from ratecalc.shop.shipnotify import MAX_NOTICE_BYTES
-from ratecalc.shop.store import StoreError
-from ratecalc.shop.window_dates import WindowDateError, export_window
-from ratecalc.upstream.errors import UpstreamError
+from ratecalc.shop.freight_options import load_freight_options
+from ratecalc.shop.notices.intake import MAX_NOTICE_BYTES
+from ratecalc.shop.notices.parse import ShipNoticeError
+from ratecalc.shop.store.records import FREIGHT_ACTIONS, NOTICE_STATUSES, StoreError
+from ratecalc.upstream.errors import UpstreamError, http_status, retry_after_headers
+from ratecalc.web.auth import basic_credentials, credentials_match, require_bearer
+from ratecalc.web.bodies import json_body, raw_body
+from ratecalc.web.errors import ApiError
 
 store_bp = Blueprint("custom_store", __name__)
 api_bp = Blueprint("shop_api", __name__)
@@ -75,21 +82,25 @@ def custom_store():
 def _export() -> Response:
     try:
         start, end = export_window(request.args.get("start_date"), request.args.get("end_date"))
-        page = int(request.args.get("page") or 1)
-        if page < 1:
-            raise ValueError
+        page = bounds.integer(request.args.get("page") or "1", "page", minimum=1,
+                              maximum=MAX_PAGES)
     except WindowDateError as exc:
         metrics.export_requests.labels("bad_request").inc()
         return plain(400, str(exc))
-    except ValueError:
+    except bounds.OutOfBounds:
         metrics.export_requests.labels("bad_request").inc()
         return plain(400, "page must be a whole number >= 1.")
     try:
         document = shop().export.page(start, end, page)
+    except ExportBudgetExhausted as exc:
+        metrics.export_requests.labels("budget_exhausted").inc()
+        return plain(503, f"Export paused: {exc}.",
+                     retry_after_headers("rate_limited", exc.retry_after))
     except UpstreamError as exc:
         metrics.export_requests.labels("upstream_error").inc()
         status = 503 if exc.code == "rate_limited" else 502
-        return plain(status, f"Could not read orders from Cin7: {exc.message}")
+        return plain(status, f"Could not read orders from Cin7: {exc.message}",
+                     retry_after_headers(exc.code, exc.retry_after) if status == 503 else None)
     except StoreError as exc:
         metrics.export_requests.labels("store_error").inc()
         return plain(503, f"Database unavailable: {exc}")
@@ -121,12 +132,11 @@ def _require_token():
 
 
 def _upstream_error(exc: UpstreamError) -> ApiError:
-    status = {"upstream_timeout": 504, "rate_limited": 503}.get(exc.code, 502)
-    headers = {"Retry-After": str(int(exc.retry_after or 1))} if status == 503 else {}
-    return ApiError(status, exc.code, f"Cin7: {exc.message}", headers=headers)
+    return ApiError(http_status(exc.code), exc.code, f"Cin7: {exc.message}",
+                    headers=retry_after_headers(exc.code, exc.retry_after))
 
 
-@api_bp.get("/v1/orders/<int:order_id>/eligibility")
+@api_bp.get("/v1/orders/<id:order_id>/eligibility")
 def eligibility(order_id: int):
     try:
         return jsonify(shop().why(order_id))
@@ -136,60 +146,93 @@ def eligibility(order_id: int):
         raise _upstream_error(exc) from None
 
 
-FREIGHT_FIELDS = {"dry_run", "package", "carriers", "service_code", "confirmation",
-                  "residential"}
-
-
-@api_bp.post("/v1/orders/<int:order_id>/freight")
+@api_bp.post("/v1/orders/<id:order_id>/freight")
 def freight(order_id: int):
     # Every option is optional: no body (or an empty one) means a real write with defaults.
     has_body = request.content_length or request.headers.get("Transfer-Encoding")
     body = json_body(64 * 1024, allow_empty=True) if has_body else {}
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
-    unknown = sorted(set(body) - FREIGHT_FIELDS)
-    if unknown:
-        raise ApiError(400, "invalid_request", f"{unknown[0]}: Unknown field.",
-                       details={"field": unknown[0]})
-    dry_run = body.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise ApiError(400, "invalid_request", "dry_run: Not a valid boolean.",
-                       details={"field": "dry_run"})
+    try:
+        options = load_freight_options(body)
+    except InvalidRequest as exc:
+        raise invalid_request(exc) from None
+    dry_run = options.dry_run
     service = shop().freight
     try:
         order, products = service.load(order_id)
-        payload = validate_rate_request(rate_request(order, products, service.weight_units,
-                                                     body))
-        quote = run_quote(payload)
+        rate = rate_request(order, products, service.weight_units, options)
+        quote = current_app.extensions["ratecalc"].rating.quote(rate)
         written = None
         if not dry_run:
-            written = service.write(order, quote.selected.freight_fee,
-                                    quote.selected.rate.service_name)
+            written = _manual_write(service, order, quote)
+    except InvalidRequest as exc:
+        raise invalid_request(exc) from None
+    except QuoteFailed as exc:
+        raise quote_failed(exc) from None
     except FreightError as exc:
         raise ApiError(exc.status, exc.code, exc.message, details=exc.details) from None
     except UpstreamError as exc:
         raise _upstream_error(exc) from None
-    return jsonify({"order_id": order["id"], "reference": order.get("reference"),
+    return jsonify({"order_id": order.id, "reference": order.reference,
                     "dry_run": dry_run, "quote": quote_body(quote), "written": written})
+
+
+def _manual_write(service, order, quote) -> dict:
+    """Write the fee, and record it in the freight audit like auto-freight's writes."""
+    services = shop()
+    return audit.write_by_hand(service, services.store, services.clock, order, quote.selected)
+
+
+def _limit(default: int = 100) -> int:
+    try:
+        return min(500, max(1, int(request.args.get("limit", default))))
+    except ValueError:
+        raise ApiError(400, "invalid_request", "limit: Not a valid integer.",
+                       details={"field": "limit"}) from None
+
+
+@api_bp.get("/v1/orders/<id:order_id>/freight/history")
+def freight_history(order_id: int):
+    records = shop().store.freight_history(order_id, limit=_limit())
+    return jsonify({"order_id": order_id, "history": [record_json(r) for r in records]})
+
+
+@api_bp.get("/v1/freight/runs")
+def freight_runs():
+    status = request.args.get("status")
+    if status is not None and status not in FREIGHT_ACTIONS:
+        raise ApiError(400, "invalid_request", "status: must be failed, skipped or written.",
+                       details={"field": "status"})
+    shop_services = shop()
+    records = shop_services.store.freight_records(action=status, limit=_limit())
+    state = shop_services.store.freight_state()
+    settings = current_app.extensions["ratecalc"].settings
+
+    def iso(moment):
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+    return jsonify({
+        "auto_freight": settings.auto_freight,
+        "cursor": iso(state.cursor_at), "last_run_at": iso(state.last_run_at),
+        "last_run_status": state.last_run_status,
+        "cin7_calls_today": state.cin7_calls
+        if state.cin7_calls_day == shop_services.clock().strftime("%Y-%m-%d") else 0,
+        "runs": [record_json(r) for r in records],
+    })
 
 
 @api_bp.get("/v1/shipnotify")
 def list_notifications():
     status = request.args.get("status")
-    if status not in (None, "pending", "delivering", "delivered", "failed"):
+    if status is not None and status not in NOTICE_STATUSES:
         raise ApiError(400, "invalid_request",
-                       "status: must be pending, delivering, delivered or failed.",
+                       f"status: must be {', '.join(NOTICE_STATUSES[:-1])} "
+                       f"or {NOTICE_STATUSES[-1]}.",
                        details={"field": "status"})
-    try:
-        limit = min(500, max(1, int(request.args.get("limit", 100))))
-    except ValueError:
-        raise ApiError(400, "invalid_request", "limit: Not a valid integer.",
-                       details={"field": "limit"}) from None
-    notices = shop().store.list_notices(status=status, limit=limit)
+    notices = shop().store.list_notices(status=status, limit=_limit())
     return jsonify({"notifications": [notice_json(n) for n in notices]})
 
 
-@api_bp.post("/v1/shipnotify/<int:notice_id>/retry")
+@api_bp.post("/v1/shipnotify/<id:notice_id>/retry")
 def retry_notification(notice_id: int):
     shop_services = shop()
     notice = shop_services.store.get_notice(notice_id)

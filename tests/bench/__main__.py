@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.bench import (
+    fig_autofreight,
     fig_budget,
     fig_capacity,
     fig_coalesce,
     fig_export,
     fig_latency,
     fig_memory,
+    fig_priority,
     fig_throughput,
     load,
     report,
@@ -28,7 +30,9 @@ from tests.bench.servers import Bench
 
 #: (figure numbers, module, rows to report if the module fails: (id, name, target))
 FIGURES = [
-    ((1,), fig_throughput, [("1", "cached-quote throughput, ratecalc / bare Flask", ">= 0.6")]),
+    ((1,), fig_throughput, [("1", "cached-quote throughput, ratecalc / bare Flask", ">= 0.85"),
+                            ("1b", "the same at 64 connections", ">= 0.85"),
+                            ("1c", "the same, cache in Redis", "beside 1")]),
     ((2, 3), fig_latency, [("2", "miss latency, ratecalc / direct getrates", "<= 1.10"),
                            ("3", "fan-out latency, 3 carriers / 1 carrier", "<= 1.25")]),
     ((4,), fig_coalesce, [("4", "coalescing, upstream calls / (requests x carriers)",
@@ -40,6 +44,9 @@ FIGURES = [
                           ("6b", "cache hit ratio, replayed mix", "see notes")]),
     ((7,), fig_memory, [("7", "memory, bytes per cached quote", "see notes")]),
     ((8,), fig_export, [("8", "export, Cin7 calls / paging minimum", "<= 1.0")]),
+    ((9,), fig_autofreight, [("9", "auto-freight, Cin7 calls per 1,000 priced orders", "<= 12")]),
+    ((10,), fig_priority, [("10", "order-screen p95 latency, with / without auto-freight",
+                            "<= 1.2")]),
 ]
 
 

@@ -35,7 +35,7 @@ def bare_app(body: bytes) -> Flask:
 def serve_flask(port: int, workers: int, threads: int, body: bytes) -> None:
     from gunicorn.app.base import BaseApplication
 
-    from ratecalc.serving import gunicorn_options, metrics_dir
+    from ratecalc.app.serving import gunicorn_options, metrics_dir
 
     metrics_dir()  # the same start-up as ``ratecalc serve``
 

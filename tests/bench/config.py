@@ -43,6 +43,10 @@ class Config:
         self.memory_entries = _int("BENCH_MEMORY_ENTRIES", 10_000)
         #: figure 8: eligible Cin7 orders to export
         self.export_orders = _int("BENCH_EXPORT_ORDERS", 5000)
+        #: figure 9: Cin7 orders without freight for auto-freight to price
+        self.autofreight_orders = _int("BENCH_AUTOFREIGHT_ORDERS", 1000)
+        #: figure 10: seconds of paced order-screen quotes, without and with auto-freight
+        self.priority_seconds = _number("BENCH_PRIORITY_SECONDS", 40)
         #: gunicorn settings shared by ratecalc and the bare app (ratecalc's defaults)
         self.workers = _int("BENCH_WORKERS", 1)
         self.threads = _int("BENCH_THREADS", 16)
@@ -56,6 +60,12 @@ class Config:
         #: run only these figures (comma list of numbers), default all
         only = os.environ.get("BENCH_ONLY", "").strip()
         self.only = {int(x) for x in only.split(",") if x.strip()} if only else None
+        #: BENCH_QUICK=1: figures 1, 4 and 7 only, in about a minute, for quick checks
+        self.quick = os.environ.get("BENCH_QUICK", "").strip() not in ("", "0")
+        if self.quick and self.only is None:
+            self.only = {1, 4, 7}
+        if self.quick and "BENCH_SECONDS" not in os.environ:
+            self.seconds = 5
         self.results_path = os.environ.get("BENCH_RESULTS", "bench-results.json")
 
     def wants(self, figure: int) -> bool:

@@ -94,6 +94,12 @@ def run(bench) -> list[Figure]:
                f"{bench.config.qpm_seconds:g} s run each, 16 connections, "
                f"{bench.config.upstream_latency * 1000:.0f} ms per call.",
                {"derived_ratio": derived_ratio, "runs": runs}),
+        Figure("6c", "V1 complete 3-carrier quotes in the first minute", v1["complete"],
+               f"= derived ({v1['derived']}), 0 partial, 0 x 429",
+               v1["complete"] >= v1["derived"] and v1["partial"] == 0
+               and v1["throttled_429"] == 0,
+               f"{v1['partial']} partial quotes, {v1['throttled_429']} x 429: each quote takes "
+               "the budget for all its carriers at once, or waits", {"v1": v1}),
         Figure("6b", "cache hit ratio, replayed mix", mix["ratio"], "info (no target)", None,
                f"{mix['hits']:,} X-Cache HIT of {mix['requests']:,} seeded quotes "
                f"({mix['distinct']:,} distinct over 300 destinations x 60 packages, Zipf); "

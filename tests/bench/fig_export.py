@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 import requests
 
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller, PollResult
 from tests.bench.report import Figure
+from tests.support.custom_store_poller import CustomStorePoller, PollResult
 
 STORE_USER, STORE_PASSWORD = "shipstation", "bench-store-password"  # noqa: S105
 

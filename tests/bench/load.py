@@ -12,13 +12,15 @@ def hostport(url: str) -> list:
     return [parts.hostname, parts.port]
 
 
-def rate(config, url: str, request: dict, seconds: float | None = None) -> dict:
+def rate(config, url: str, request: dict, seconds: float | None = None,
+         connections: int | None = None) -> dict:
     """Requests/s of one fixed request against ``url`` (wrk, or the Python generator)."""
     seconds = config.seconds if seconds is None else seconds
+    connections = connections or config.connections
     if config.loadgen == "wrk":
-        return wrk.rate(url, request, seconds=seconds, connections=config.connections)
+        return wrk.rate(url, request, seconds=seconds, connections=connections)
     result = loadgen.run({"mode": "rate", "target": hostport(url), "request": request,
-                          "connections": config.connections, "seconds": seconds,
+                          "connections": connections, "seconds": seconds,
                           "procs": config.loadgen_procs})
     result["non_2xx"] = sum(n for s, n in result["statuses"].items() if not s.startswith("2"))
     return result
@@ -26,11 +28,11 @@ def rate(config, url: str, request: dict, seconds: float | None = None) -> dict:
 
 def sequence(urls: list[str], requests: list[dict], *, concurrency: int = 1,
              seconds: float | None = None, keep: str | None = None,
-             bodies: bool = False) -> dict:
+             bodies: bool = False, interval: float = 0.0) -> dict:
     """Send ``requests`` (each names its target by index into ``urls``); see loadgen."""
     return loadgen.run({"mode": "sequence", "targets": [hostport(u) for u in urls],
                         "requests": requests, "concurrency": concurrency, "seconds": seconds,
-                        "keep": keep, "bodies": bodies})
+                        "keep": keep, "bodies": bodies, "interval": interval})
 
 
 def generator_name(config) -> str:

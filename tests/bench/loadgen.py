@@ -8,10 +8,11 @@ result. :func:`run` does exactly that from the benchmark. Two modes:
   ``{"requests", "rps", "statuses", "errors"}``.
 * ``sequence``: a list of requests (each names one of ``targets``) on ``concurrency``
   workers, in list order; with ``seconds`` the list is cycled until then and
-  whatever is still in flight is abandoned. Answers ``{"results": [[index, status,
-  start, latency, header, body]], "elapsed", "t0"}``: ``start`` counts from ``t0``
-  (epoch seconds), ``header`` is the value of the ``keep`` header, ``body`` the
-  answer's text when ``bodies`` is set and it was 200.
+  whatever is still in flight is abandoned; with ``interval`` each worker starts a
+  request every ``interval`` seconds (paced) instead of at once. Answers
+  ``{"results": [[index, status, start, latency, header, body]], "elapsed", "t0"}``:
+  ``start`` counts from ``t0`` (epoch seconds), ``header`` is the value of the
+  ``keep`` header, ``body`` the answer's text when ``bodies`` is set and it was 200.
 """
 
 from __future__ import annotations
@@ -150,11 +151,17 @@ async def _sequence(spec: dict) -> dict:
     results: list = []
     epoch, started = time.time(), time.monotonic()
 
+    interval = spec.get("interval") or 0.0  # seconds between a worker's request starts
+
     async def worker():
         conns = [Conn(*t) for t in targets]
+        due = time.monotonic()
         try:
             for index in order:
                 conn = conns[requests[index].get("t", 0)]
+                if interval:  # paced: a steady offered rate, as an order screen sends
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    due += interval
                 begin = time.monotonic()
                 try:
                     status, headers, body = await conn.send(raws[index])

@@ -42,7 +42,7 @@ class Bench:
         return response.json()["calls"]
 
     # -- ratecalc --------------------------------------------------------------------
-    def ratecalc(self, name: str, **settings) -> Proc:
+    def ratecalc(self, name: str, threads: int | None = None, **settings) -> Proc:
         """``ratecalc serve`` (gunicorn) against the ShipStation simulator; ``settings`` are
         RATECALC_* overrides without the prefix, e.g. ``CARRIERS="fedex"``."""
         port = free_port()
@@ -51,7 +51,7 @@ class Bench:
         env.update({f"RATECALC_{k}": str(v) for k, v in settings.items()})
         return self.procs.start(name, ["-m", "ratecalc", "serve", "--port", str(port),
                                        "--workers", str(self.config.workers),
-                                       "--threads", str(self.config.threads)],
+                                       "--threads", str(threads or self.config.threads)],
                                 port=port, env=env)
 
     def gunicorn_env(self, port: int, **extra) -> dict:
@@ -77,10 +77,11 @@ class Bench:
         return self.procs.start("trivial", ["-m", "tests.bench.bareapp", "trivial",
                                             "--port", str(port)], port=port, env=clean_env())
 
-    def cin7(self, orders: int) -> Proc:
+    def cin7(self, orders: int, *, no_freight: bool = False) -> Proc:
         port = free_port()
+        flags = ["--no-freight"] if no_freight else []
         return self.procs.start("cin7-sim", ["-m", "tests.bench.simrunner", "cin7", "--port",
-                                             str(port), "--orders", str(orders)],
+                                             str(port), "--orders", str(orders), *flags],
                                 port=port, env=clean_env(), ready_path="/_bench/healthz",
                                 timeout=180)
 

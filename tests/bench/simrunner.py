@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.cin7 import Cin7Simulator
-from ratecalc.sandbox.shipstation import ShipStationSimulator
+from ratecalc.simulators.cin7 import data as cin7_data
+from ratecalc.simulators.cin7.app import Cin7Simulator
+from ratecalc.simulators.shipstation.app import ShipStationSimulator
 
 
 def shipstation_control(sim: ShipStationSimulator) -> Flask:
@@ -76,13 +76,17 @@ def cin7_control(sim: Cin7Simulator, now: datetime) -> Flask:
     def info():
         products = {line["productId"] for order in sim.orders.values()
                     for line in order["lineItems"] if line.get("productId")}
-        return jsonify(orders=len(sim.orders), products=len(products), now=now.isoformat())
+        freighted = sum(1 for order in sim.orders.values()
+                        if order.get("freightTotal") or order.get("freightDescription"))
+        return jsonify(orders=len(sim.orders), products=len(products), now=now.isoformat(),
+                       with_freight=freighted)
 
     return control
 
 
-def seeded_cin7(orders: int, now: datetime) -> Cin7Simulator:
-    """Demo branches, products and stock, and ``orders`` eligible orders; no limits."""
+def seeded_cin7(orders: int, now: datetime, no_freight: bool = False) -> Cin7Simulator:
+    """Demo branches, products and stock, and ``orders`` eligible orders; no limits.
+    ``no_freight``: the orders arrive without freight, as from a web shop."""
     sim = Cin7Simulator(seed_demo=False, now=now)
     for branch in cin7_data.demo_branches(now):
         sim.add_branch(branch)
@@ -90,6 +94,8 @@ def seeded_cin7(orders: int, now: datetime) -> Cin7Simulator:
         sim.add_product(product)
     sim.stock.extend(cin7_data.demo_stock(now))
     for order in cin7_data.make_orders(orders, now=now, seed=1):
+        if no_freight:
+            order.update(freightTotal=0.0, freightDescription="")
         sim.add_order(order)
     sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
     return sim
@@ -109,6 +115,7 @@ def main(argv=None) -> None:
     parser.add_argument("kind", choices=("shipstation", "cin7"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--no-freight", action="store_true")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if args.kind == "shipstation":
@@ -116,7 +123,7 @@ def main(argv=None) -> None:
         app = mount(sim.app, shipstation_control(sim))
     else:
         now = datetime.now(UTC).replace(microsecond=0)
-        sim = seeded_cin7(args.orders, now)
+        sim = seeded_cin7(args.orders, now, no_freight=args.no_freight)
         app = mount(sim.app, cin7_control(sim, now))
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     server.socket.listen(1024)

@@ -22,6 +22,13 @@ OUTCOMES = frozenset(
 )
 SHIPNOTIFY_OUTCOMES = frozenset({"stored", "duplicate", "rejected", "delivered", "failed"})
 UPSTREAMS = frozenset({"shipstation", "cin7"})
+AUTO_FREIGHT_ACTIONS = frozenset({"written", "skipped", "failed"})
+# The fixed set of reasons (ratecalc/shop/autofreight/decide.py REASONS).
+AUTO_FREIGHT_REASONS = frozenset({
+    "no_freight", "fingerprint_changed", "unchanged", "manual_freight", "reprice_off", "void",
+    "cancelled", "dispatched", "stage", "branch", "no_address", "no_lines", "missing_weights",
+    "too_heavy", "quote_failed", "invalid_request", "cin7_rejected", "cin7_error",
+    "manual_write"})
 
 METRICS: tuple[Metric, ...] = (
     Metric("ratecalc_quote_requests_total", "counter", {"outcome": OUTCOMES}),
@@ -45,6 +52,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("ratecalc_cin7_daily_budget_remaining", "gauge"),
     Metric("ratecalc_circuit_open", "gauge", {"upstream": UPSTREAMS}),
     Metric("ratecalc_stale_answers_total", "counter"),
+    Metric("ratecalc_auto_freight_orders_total", "counter",
+           {"action": AUTO_FREIGHT_ACTIONS, "reason": AUTO_FREIGHT_REASONS}),
+    Metric("ratecalc_auto_freight_lag_seconds", "gauge"),
+    Metric("ratecalc_auto_freight_last_run_timestamp_seconds", "gauge"),
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}

@@ -37,8 +37,15 @@ def test_serve_command_accepts_the_image_cmd():
 
 
 def test_worker_command_exists():
-    if "worker" not in _subcommands():
-        pytest.skip("`ratecalc worker` is not implemented yet; compose and k8s run it")
+    """compose and k8s run ``ratecalc worker``: the command must exist and take no argument
+    (``--once`` is the one-pass form the tests use)."""
+    deployment = load_yaml(K8S / "worker-deployment.yaml")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    commands = _subcommands()
+    assert container["args"][0] in commands, container["args"]
+    worker = commands["worker"]
+    assert worker.parse_args(container["args"][1:]).once is False
+    assert worker.parse_args(["--once"]).once is True
 
 
 def test_probe_paths_are_routes():
@@ -80,9 +87,9 @@ def test_metrics_defined_by_the_app_match_the_contract():
 def test_shutdown_fits_in_the_grace_period():
     """preStop sleep + gunicorn's graceful_timeout must end before SIGKILL."""
     try:
-        from ratecalc.serving import gunicorn_options
+        from ratecalc.app.serving import gunicorn_options
     except ImportError as exc:
-        pytest.skip(f"ratecalc.serving not importable: {exc}")
+        pytest.skip(f"ratecalc.app.serving not importable: {exc}")
     graceful = gunicorn_options(host="127.0.0.1", port=8000, workers=1, threads=1)[
         "graceful_timeout"
     ]

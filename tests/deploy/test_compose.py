@@ -37,7 +37,7 @@ def services(compose):
 
 
 def test_services(services):
-    assert set(services) == {"ratecalc", "worker", "redis", "postgres", "prometheus"}
+    assert set(services) == {"proxy", "ratecalc", "worker", "redis", "postgres", "prometheus"}
 
 
 def test_images_are_pinned(services):
@@ -60,7 +60,12 @@ def test_ratecalc_and_worker_build_the_image_from_the_repo_root(services):
 
 def test_commands_and_ports(services):
     assert services["ratecalc"]["command"] == SERVE_ARGS
-    assert "8000:8000" in services["ratecalc"]["ports"]
+    # ratecalc is reached through the buffering proxy only (deploy/nginx.conf).
+    assert "ports" not in services["ratecalc"]
+    assert "8000" in services["ratecalc"]["expose"]
+    assert services["proxy"]["ports"] == ["8080:8080"]
+    assert services["proxy"]["image"].startswith("nginx:")
+    assert "./nginx.conf:/etc/nginx-ratecalc/nginx.conf:ro" in services["proxy"]["volumes"]
     assert services["worker"]["command"] == ["worker"]
     assert "ports" not in services["worker"]
     for name in ("redis", "postgres"):

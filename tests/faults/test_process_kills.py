@@ -5,28 +5,23 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
-from ratecalc.shop.store import open_store
+from ratecalc.shop.store.engines import open_store
+from tests import support
 from tests.conftest import TOKEN, base_env
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.support import free_port, kill, record_arrivals, wait_until
 
 pytestmark = pytest.mark.slow
 ORDERS = {1001: "#1050", 1002: "SO-1002", 1003: "SO-1003", 1015: "SO-1015", 1016: "SO-1016"}
 AUTH = "Basic " + base64.b64encode(f"{STORE_USER}:{STORE_PASSWORD}".encode()).decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env_for(shipstation, cin7, database_url: str, **extra) -> dict:
@@ -64,45 +59,48 @@ def comment_counts(cin7, trackings: dict[str, int]) -> dict[str, int]:
             for t, o in trackings.items()}
 
 
-def start_serve(env: dict) -> tuple[subprocess.Popen, str]:
+def start_serve(spawn, env: dict) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ratecalc", "serve", "--port", str(port),
-                             "--threads", "16"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn([sys.executable, "-m", "ratecalc", "serve", "--port", str(port),
+                  "--threads", "16"], env=env,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
+        assert proc.poll() is None, "ratecalc serve exited"
         try:
-            if requests.get(url + "/healthz", timeout=1).ok:
-                return proc, url
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("ratecalc serve did not start")
+            return requests.get(url + "/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    wait_until(healthy, timeout=30, interval=0.1, message="ratecalc serve did not start")
+    return proc, url
 
 
 def test_worker_killed_mid_batch_then_restarted(make_api, shop_env, shipstation, cin7,
-                                                sqlite_url):
+                                                sqlite_url, spawn):
     api = make_api(**shop_env(sqlite_url))  # stores the notices; its own worker is off
     trackings = {f"1Z-KILL-{order_id}": order_id for order_id in ORDERS}
     for tracking, order_id in trackings.items():
         assert post_notice(api.url, order_id, tracking) == 200
     cin7.set_latency(1.0)  # the worker's GET and PUT each take a second
     env = env_for(shipstation, cin7, sqlite_url)
-    worker = subprocess.Popen([sys.executable, "-m", "ratecalc", "worker"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while not cin7.calls("GET", "/v1/SalesOrders"):  # read done (recorded after answering)
-        assert time.monotonic() < deadline, "the worker never read the orders"
-        time.sleep(0.02)
-    time.sleep(0.4)  # now its PUT is on the wire, the simulator still working on it
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    arrivals = record_arrivals(cin7.app)
+    worker = spawn([sys.executable, "-m", "ratecalc", "worker"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: any(m == "PUT" for m, _ in arrivals), timeout=20,
+               message="the worker never sent its PUT")
+    # Its PUT is on the wire now, the simulator still working on it (a second).
+    kill(worker)
     store = open_store(sqlite_url)
     assert {n.status for n in store.list_notices()} == {"delivering"}  # claimed by the dead
-    time.sleep(1.5)  # the simulator finishes the PUT the dead worker sent
+    puts_sent = sum(m == "PUT" for m, _ in arrivals)
+    wait_until(lambda: len(cin7.calls("PUT")) >= puts_sent, timeout=10,
+               message="the simulator never finished the PUT the dead worker sent")
     cin7.set_latency(0)
-    time.sleep(2.0)  # the dead worker's lease (2 s) runs out
+    leases = [n.lease_until for n in store.list_notices()]
+    wait_until(lambda: datetime.now(UTC) > max(leases), timeout=10, interval=0.05,
+               message="the dead worker's lease (2 s) never ran out")
     again = subprocess.run([sys.executable, "-m", "ratecalc", "worker", "--once"], env=env,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -112,34 +110,42 @@ def test_worker_killed_mid_batch_then_restarted(make_api, shop_env, shipstation,
     store.close()
 
 
-def test_serve_killed_while_notices_arrive(shipstation, cin7, sqlite_url):
+def test_serve_killed_while_notices_arrive(shipstation, cin7, sqlite_url, spawn):
     env = env_for(shipstation, cin7, sqlite_url)
     trackings = {f"1Z-SERVE-{order_id}-{n}": order_id for order_id in ORDERS for n in range(6)}
-    proc, url = start_serve(env)
+    proc, url = start_serve(spawn, env)
+    answered = []
+
+    def send(order_id: int, tracking: str) -> int:
+        status = post_notice(url, order_id, tracking)
+        answered.append(status)
+        return status
+
     with ThreadPoolExecutor(16) as pool:
-        futures = {t: pool.submit(post_notice, url, o, t) for t, o in trackings.items()}
-        time.sleep(0.15)
-        proc.send_signal(signal.SIGKILL)  # mid-stream: some stored, some answered, some not
+        futures = {t: pool.submit(send, o, t) for t, o in trackings.items()}
+        # Mid-stream: some stored and answered, the others still on the wire.
+        wait_until(lambda: len(answered) >= 3, timeout=20, interval=0.005,
+                   message="serve answered no notice")
+        proc.send_signal(signal.SIGKILL)  # the master; its orphaned worker is ended with the test
         results = {t: f.result() for t, f in futures.items()}
     proc.wait()
-    proc, url = start_serve(env)
-    try:
-        # ShipStation sends again what did not get a 2xx, and repeats some that did.
-        for tracking, order_id in trackings.items():
-            if results[tracking] != 200 or tracking.endswith("-0"):
-                assert post_notice(url, order_id, tracking) == 200
-        deadline = time.monotonic() + 30
-        while set(comment_counts(cin7, trackings).values()) != {1}:
-            if time.monotonic() > deadline:
-                store = open_store(sqlite_url)
-                states = {(n.tracking_number, n.status, n.last_error) for n in
-                          store.list_notices(limit=500)}
-                pytest.fail(f"{comment_counts(cin7, trackings)} {states} {results}")
-            time.sleep(0.2)
-        pending = requests.get(url + "/v1/shipnotify", params={"status": "pending"},
-                               headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
-        assert pending.json()["notifications"] == []
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+    proc, url = start_serve(spawn, env)
+    # ShipStation sends again what did not get a 2xx, and repeats some that did.
+    for tracking, order_id in trackings.items():
+        if results[tracking] != 200 or tracking.endswith("-0"):
+            assert post_notice(url, order_id, tracking) == 200
+
+    def states() -> str:
+        store = open_store(sqlite_url)
+        found = {(n.tracking_number, n.status, n.last_error)
+                 for n in store.list_notices(limit=500)}
+        store.close()
+        return f"{comment_counts(cin7, trackings)} {found} {results}"
+
+    wait_until(lambda: set(comment_counts(cin7, trackings).values()) == {1}, timeout=30,
+               interval=0.1, message=states)
+    pending = requests.get(url + "/v1/shipnotify", params={"status": "pending"},
+                           headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert pending.json()["notifications"] == []
+    support.stop(proc)  # a graceful stop, then nothing is delivered twice
     assert set(comment_counts(cin7, trackings).values()) == {1}

@@ -7,14 +7,7 @@ from datetime import UTC, datetime
 
 from ratecalc.model import CarrierRates
 from ratecalc.rating.cache import MemoryQuoteCache, SingleFlight
-
-
-class FakeTimer:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import FakeClock
 
 
 def rates(code: str = "fedex") -> CarrierRates:
@@ -22,31 +15,31 @@ def rates(code: str = "fedex") -> CarrierRates:
 
 
 def test_get_returns_what_was_set_until_the_ttl_passes():
-    timer = FakeTimer()
+    timer = FakeClock()
     cache = MemoryQuoteCache(max_entries=10, ttl_seconds=900, timer=timer)
     value = rates()
     assert cache.get("k") is None
     cache.set("k", value)
     timer.now += 899.9
-    assert cache.get("k") is value
+    assert cache.get("k") == value  # held packed: an equal answer comes back
     timer.now += 0.2
     assert cache.get("k") is None
     assert len(cache) == 0
 
 
 def test_set_again_restarts_the_ttl():
-    timer = FakeTimer()
+    timer = FakeClock()
     cache = MemoryQuoteCache(max_entries=10, ttl_seconds=10, timer=timer)
     cache.set("k", rates())
     timer.now += 8
-    newer = rates()
+    newer = rates("ups")
     cache.set("k", newer)
     timer.now += 8
-    assert cache.get("k") is newer
+    assert cache.get("k") == newer
 
 
 def test_size_is_bounded():
-    cache = MemoryQuoteCache(max_entries=3, ttl_seconds=900, timer=FakeTimer())
+    cache = MemoryQuoteCache(max_entries=3, ttl_seconds=900, timer=FakeClock())
     for i in range(10):
         cache.set(f"k{i}", rates())
     assert len(cache) == 3
@@ -55,7 +48,7 @@ def test_size_is_bounded():
 
 
 def test_clear():
-    cache = MemoryQuoteCache(max_entries=3, ttl_seconds=900, timer=FakeTimer())
+    cache = MemoryQuoteCache(max_entries=3, ttl_seconds=900, timer=FakeClock())
     cache.set("k", rates())
     cache.clear()
     assert cache.get("k") is None

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ratecalc.rating.keys import account_fingerprint, cache_key, normalise, postal_code
+from ratecalc.rating import keys
+from ratecalc.rating.keys import account_fingerprint, cache_key, postal_code
+from ratecalc.rating.schemas import load_rate_request
 
 D = Decimal
 BASE = {
@@ -41,6 +43,11 @@ def request(**changes) -> dict:
 
 
 DELETE = object()
+
+
+def normalise(body: dict, **defaults):
+    """The Shipment of a JSON body, loaded the way the API loads it."""
+    return keys.normalise(load_rate_request(body), **defaults)
 
 
 def key(body: dict, carrier: str = "fedex", account: str = "acct", **defaults) -> str:
@@ -154,7 +161,6 @@ PRICE_CHANGES = {
     "service": {"service_code": "fedex_2day"},
     "service_absent": {"service_code": DELETE},
     "package_code": {"package.package_code": "fedex_pak"},
-    "package_code_absent": {"package.package_code": DELETE},
     "weight": {"package.weight": {"value": D(25), "units": "ounces"}},
     "dimensions": {"package.dimensions": {"length": D(8), "width": D(5), "height": D(6),
                                           "units": "inches"}},
@@ -171,6 +177,14 @@ PRICE_CHANGES = {
 @pytest.mark.parametrize("change", PRICE_CHANGES.values(), ids=PRICE_CHANGES.keys())
 def test_price_changing_field_changes_the_key(change):
     assert key(request(**change)) != key(BASE)
+
+
+def test_no_package_code_is_the_merchants_package():
+    """No package_code rates ShipStation's "package" (the merchant's own parcel): the
+    same request upstream, so the same entry."""
+    assert key(request(**{"package.package_code": DELETE})) == key(BASE)
+    assert normalise(request(**{"package.package_code": DELETE}),
+                     default_from_postal_code="1").package_code == "package"
 
 
 def test_account_changes_the_key():

@@ -14,7 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 import requests
 
-from ratecalc.sandbox import shipstation_rates
+from ratecalc.rating.cache import MemoryQuoteCache
+from ratecalc.simulators.shipstation import rates as shipstation_rates
 from tests.conftest import DC_REQUEST
 from tests.rating.conftest import crafted_rates, rate_calls, unreachable_url
 
@@ -223,7 +224,9 @@ def test_carriers_are_rated_in_parallel(api, shipstation, backend):
     assert len(rate_calls(shipstation, backend)) == (6 if backend == "v1" else 2)
 
 
-def test_single_flight_for_concurrent_identical_requests(api, shipstation, backend):
+def test_single_flight_for_concurrent_identical_requests(rating_api, shipstation, backend):
+    # 50 requests waiting at once need 50 threads, and the bulkhead's slots with them.
+    api = rating_api(THREADS="52")
     shipstation.set_latency(0.3)
     barrier = threading.Barrier(50)
     body = quote_request(carriers=CARRIERS)
@@ -296,24 +299,29 @@ def test_residential_and_business_are_different_entries(api, shipstation, backen
 @pytest.mark.parametrize("change", [
     {"confirmation": "signature"}, {"service_code": "fedex_2day"},
     {"ship_to": {**DC_REQUEST["ship_to"], "city": "Georgetown"}},
-    {"package": {**DC_REQUEST["package"], "package_code": "package"}},
+    {"package": {**DC_REQUEST["package"], "package_code": "flat_rate_envelope"}},
 ], ids=["confirmation", "service", "city", "package_code"])
 def test_fields_sent_upstream_are_different_entries(api, change):
-    assert api.post("/v1/rates", json=quote_request(carriers=["fedex"])).status_code == 200
-    r = api.post("/v1/rates", json=quote_request(carriers=["fedex"], **change))
+    # USPS answers rows for other package types (V2's estimate always does).
+    carriers = ["stamps_com"] if "package" in change else ["fedex"]
+    assert api.post("/v1/rates", json=quote_request(carriers=carriers)).status_code == 200
+    r = api.post("/v1/rates", json=quote_request(carriers=carriers, **change))
     assert r.status_code == 200, r.text
     assert r.headers["X-Cache"] == "MISS"
 
 
 def test_cache_expires_after_the_ttl(rating_api, shipstation, backend):
     api = rating_api(CACHE_TTL_SECONDS="0.5")
+    now = [1000.0]  # the cache's clock, turned by the test
+    settings = api.services.settings
+    api.services.rating.cache = MemoryQuoteCache(settings.cache_max_entries,
+                                                 settings.cache_ttl_seconds, timer=lambda: now[0])
     body = quote_request(carriers=["fedex"])
-    start = time.monotonic()
     assert api.post("/v1/rates", json=body).headers["X-Cache"] == "MISS"
+    now[0] += 0.4
     hit = api.post("/v1/rates", json=body)
-    if time.monotonic() - start < 0.4:  # otherwise the machine is too slow to tell
-        assert hit.headers["X-Cache"] == "HIT"
-    time.sleep(max(0.0, start + 0.9 - time.monotonic()))
+    assert hit.headers["X-Cache"] == "HIT"
+    now[0] += 0.2  # 0.6 s after the answer: past the 0.5 s TTL
     r = api.post("/v1/rates", json=body)
     assert r.headers["X-Cache"] == "MISS" and r.json()["cached"] is False
     assert len(rate_calls(shipstation, backend, "fedex")) == 2
@@ -489,3 +497,25 @@ def test_the_most_actionable_error_wins(make_api, shipstation):
     error = assert_error(r, 502, "upstream_auth")
     codes = {e["carrier_code"]: e["code"] for e in error["details"]["errors"]}
     assert codes == {"fedex": "no_rates", "stamps_com": "upstream_error", "ups": "upstream_auth"}
+
+
+def test_a_quote_given_again_from_the_cache_follows_the_cache(rating_api, shipstation, backend):
+    """The whole-hit answer is kept with the entries it came from: new entries, new answer."""
+    api = rating_api()
+    shipstation.force_status("fedex", 200, body=crafted_rates(backend, "fedex", [
+        ("svc_a", 8.25, 0.33)]))
+    request = quote_request(carriers=["fedex"])
+    first = api.post("/v1/rates", json=request)
+    assert first.headers["X-Cache"] == "MISS"
+    hits = [api.post("/v1/rates", json=request) for _ in range(3)]
+    assert [h.headers["X-Cache"] for h in hits] == ["HIT"] * 3
+    assert hits[1].content == hits[2].content
+    assert decimal_json(hits[2])["selected"]["carrier_cost"] == D("8.58")
+    shipstation.clear_faults()
+    shipstation.force_status("fedex", 200, body=crafted_rates(backend, "fedex", [
+        ("svc_a", 9.25, 0.33)]))
+    api.services.rating.cache.clear()  # the entry expires
+    assert api.post("/v1/rates", json=request).headers["X-Cache"] == "MISS"
+    again = api.post("/v1/rates", json=request)
+    assert again.headers["X-Cache"] == "HIT"
+    assert decimal_json(again)["selected"]["carrier_cost"] == D("9.58")

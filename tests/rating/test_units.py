@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ratecalc.rating.units import (
+from ratecalc.units import (
     DIMENSION_UNITS,
     WEIGHT_UNITS,
     from_grams,

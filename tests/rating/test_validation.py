@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 
 import pytest
 
@@ -154,6 +155,41 @@ def test_weight_has_an_upper_bound(api):
                    "package.weight.value")
 
 
+@pytest.mark.parametrize("value", ["1e3", "1e1999999", 1e-322, 5e-324, "2.1234567", 2.1234567,
+                                   "9" * 5000, "Infinity"])
+def test_weight_is_a_bounded_plain_number(api, shipstation, value):
+    """An exponent, a digit count or more than six decimals is a 400 at once, and the
+    float 1e-322 never reaches ShipStation as a weight."""
+    error = assert_invalid(api.post("/v1/rates",
+                                    json=body_with(**{"package.weight.value": value})),
+                           "package.weight.value", shipstation=shipstation)
+    assert len(error["message"]) < 300
+
+
+@pytest.mark.parametrize("value, units", [("0.01", "ounces"), (0.4, "grams"),
+                                          ("0.000001", "kilograms"), (0.001, "pounds")])
+def test_weight_that_rounds_to_no_grams_is_refused(api, shipstation, value, units):
+    error = assert_invalid(api.post("/v1/rates", json=body_with(**{
+        "package.weight.value": value, "package.weight.units": units})),
+        "package.weight.value", shipstation=shipstation)
+    assert "0 g" in error["message"]
+
+
+@pytest.mark.parametrize("value, units", [("0.5", "grams"), (0.02, "ounces"),
+                                          ("2.123456", "pounds")])
+def test_small_and_precise_weights_are_rated(api, value, units):
+    response = api.post("/v1/rates", json=body_with(**{
+        "package.weight.value": value, "package.weight.units": units}))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("side", ["length", "width", "height"])
+@pytest.mark.parametrize("value", ["1e2", 1e-300, "1.0000001"])
+def test_dimensions_are_bounded_plain_numbers(api, side, value):
+    field = f"package.dimensions.{side}"
+    assert_invalid(api.post("/v1/rates", json=body_with(**{field: value})), field)
+
+
 @pytest.mark.parametrize("side", ["length", "width", "height"])
 @pytest.mark.parametrize("value", [0, -3])
 def test_dimensions_must_be_positive(api, side, value):
@@ -206,23 +242,73 @@ def test_string_lengths(api, field, value):
     assert_invalid(api.post("/v1/rates", json=body_with(**{field: value})), field)
 
 
+@pytest.mark.parametrize("value", ["\t", "   ", " \n "])
+def test_blank_postal_code_is_a_400_not_an_upstream_error(api, shipstation, value):
+    """Found by the schemathesis fuzz: a whitespace-only destination postal code passed
+    the length check, went to ShipStation empty, and came back as a 502."""
+    body = body_with(**{"ship_to.postal_code": value})
+    assert_invalid(api.post("/v1/rates", json=body), "ship_to.postal_code",
+                   shipstation=shipstation)
+
+
 # -- UPS needs a state (ShipStation's rule) ---------------------------------------------
-def test_ups_without_state_is_a_400_naming_ship_to_state(api, shipstation):
-    body = body_with(**{"ship_to.state": DELETE}, carriers=["fedex", "ups"])
+def _stateless(backend: str, **changes) -> dict:
+    """A body without a usable state. V2 fills a known US ZIP's state from the ZIP table
+    (and then UPS has one), so on V2 the ZIP is one the table does not know."""
+    body = body_with(**changes)
+    if backend == "v2":
+        body["ship_to"]["postal_code"] = "99999"
+    return body
+
+
+def test_ups_without_state_is_a_400_naming_ship_to_state(api, shipstation, backend):
+    body = _stateless(backend, **{"ship_to.state": DELETE}, carriers=["fedex", "ups"])
     error = assert_invalid(api.post("/v1/rates", json=body), "ship_to.state",
                            shipstation=shipstation)
-    assert "UPS" in error["message"]
+    assert ("UPS" if backend == "v1" else "V2") in error["message"]
 
 
-def test_ups_from_the_account_without_state_is_a_400(api, shipstation):
+def test_ups_from_the_account_without_state_is_a_400(api, shipstation, backend):
     """No ``carriers``: the account's carriers include UPS, so the state is required."""
-    body = body_with(**{"ship_to.state": DELETE})
+    body = _stateless(backend, **{"ship_to.state": DELETE})
     assert_invalid(api.post("/v1/rates", json=body), "ship_to.state", shipstation=shipstation)
 
 
-def test_ups_with_null_state_is_a_400(api):
-    body = body_with(**{"ship_to.state": None}, carriers=["UPS"])
+def test_ups_with_null_state_is_a_400(api, backend):
+    body = _stateless(backend, **{"ship_to.state": None}, carriers=["UPS"])
     assert_invalid(api.post("/v1/rates", json=body), "ship_to.state")
+
+
+def test_ups_on_v1_needs_a_two_letter_state(api, shipstation, backend):
+    """V1's toState is a two-letter code; a region name is not sent, so UPS (which needs
+    one) is a 400 naming the field before any call. V2 takes the name as it is."""
+    body = body_with(**{"ship_to.country": "NZ", "ship_to.postal_code": "1010",
+                        "ship_to.state": "Auckland", "ship_to.city": "Auckland"},
+                     carriers=["ups"])
+    response = api.post("/v1/rates", json=body)
+    if backend == "v1":
+        error = assert_invalid(response, "ship_to.state", shipstation=shipstation)
+        assert "two-letter" in error["message"]
+    else:
+        assert response.status_code == 200, response.text
+
+
+def test_region_names_are_left_out_of_v1_but_other_carriers_rate(api, shipstation, backend):
+    body = body_with(**{"ship_to.country": "NZ", "ship_to.postal_code": "1010",
+                        "ship_to.state": "Auckland", "ship_to.city": "Auckland"},
+                     carriers=["fedex", "ups"])
+    response = api.post("/v1/rates", json=body)
+    assert response.status_code == 200, response.text
+    sent = [c["json"] for c in shipstation.calls() if c["path"] == RATE_PATHS[backend]]
+    assert sent
+    if backend == "v1":
+        assert all("toState" not in body for body in sent)
+        assert {b["carrierCode"] for b in sent} == {"fedex"}  # no call spent on UPS
+        errors = response.json()["errors"]
+        assert [(e["carrier_code"], e["code"]) for e in errors] == [("ups", "unsupported_option")]
+        assert "ship_to.state" in errors[0]["message"]
+    else:
+        assert {q["carrier_code"] for q in response.json()["quotes"]} >= {"fedex", "ups"}
 
 
 def test_no_state_is_fine_without_ups(api):
@@ -325,3 +411,81 @@ def test_residential_takes_json_booleans_only(api):
         r = api.post("/v1/rates", json=body)
         assert r.status_code == 400, value
         assert r.json()["error"]["details"]["field"] == "ship_to.residential"
+
+
+# -- text that is only white space ------------------------------------------------
+# Normalisation would turn it into nothing; ShipStation would answer a 502 that spent
+# call budget. Every text field refuses it, before any upstream call.
+BLANK_TEXT = ["ship_to.country", "ship_to.postal_code", "ship_to.state", "ship_to.city",
+              "ship_from.postal_code", "ship_from.country", "ship_from.state",
+              "ship_from.city", "package.package_code", "service_code", "confirmation"]
+
+
+@pytest.mark.parametrize("blank", ["   ", "\t", " \n "])
+@pytest.mark.parametrize("field", BLANK_TEXT)
+def test_blank_text_is_refused_before_any_call(api, shipstation, field, blank):
+    r = api.post("/v1/rates", json=body_with(**{field: blank}))
+    error = assert_invalid(r, field, shipstation=shipstation)
+    assert "blank" in error["message"].lower()
+
+
+def test_blank_carrier_code_is_refused(api, shipstation):
+    r = api.post("/v1/rates", json=body_with(carriers=["fedex", "  "]))
+    assert_invalid(r, "carriers.1", shipstation=shipstation)
+
+
+def test_text_is_trimmed_not_refused(api, shipstation):
+    r = api.post("/v1/rates", json=body_with(**{"ship_to.postal_code": " 20500 ",
+                                                "ship_to.city": " Washington "}))
+    assert r.status_code == 200, r.text
+
+
+# -- JSON the parser must refuse, not crash on ----------------------------------------
+def test_deeply_nested_json_is_a_400_not_a_500(api, shipstation):
+    r = api.post("/v1/rates", data=b"[" * 1000 + b"]" * 1000,
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "invalid_json"
+    assert "32" in r.json()["error"]["message"]
+
+
+def test_nesting_within_the_limit_is_only_a_shape_error(api, shipstation):
+    r = api.post("/v1/rates", data=b"[" * 30 + b"]" * 30,
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_request"
+
+
+def test_duplicate_keys_are_a_400_naming_the_key(api, shipstation):
+    body = json.dumps(DC_REQUEST)[:-1] + ', "carriers": ["fedex"], "carriers": ["ups"]}'
+    r = api.post("/v1/rates", data=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["details"]["field"] == "carriers"
+    assert [c for c in shipstation.calls() if c["path"] in RATE_PATHS.values()] == []
+
+
+def test_the_request_bytes_cache_is_bounded_by_bytes_not_count(api, shipstation):
+    from ratecalc.rating import api as rating_api
+
+    body = json.dumps(DC_REQUEST)
+    padded = [(body[:-1] + " " * (60 * 1024 + n) + "}").encode() for n in range(160)]
+    for data in padded:  # about 9.4 MiB of distinct, valid bodies, each sent twice
+        for _ in range(2):  # (a body is kept from its second sighting)
+            r = api.post("/v1/rates", data=data, headers={"Content-Type": "application/json"})
+            assert r.status_code == 200, r.text
+    assert rating_api._requests.currsize <= rating_api.REQUEST_CACHE_BYTES
+    assert len(rating_api._requests) < len(padded)
+    assert padded[-1] in rating_api._requests  # the newest are kept
+
+
+def test_a_body_seen_once_is_not_kept_a_repeated_one_is(api, shipstation):
+    from ratecalc.rating import api as rating_api
+
+    fresh = uuid.uuid4().int % 50_000  # bodies this process has never seen
+    once = json.dumps({**DC_REQUEST, "carriers": ["fedex"]}).encode() + b" " * fresh
+    twice = json.dumps({**DC_REQUEST, "carriers": ["ups"]}).encode() + b" " * (fresh + 1)
+    for data in (once, twice, twice):
+        r = api.post("/v1/rates", data=data, headers={"Content-Type": "application/json"})
+        assert r.status_code == 200, r.text
+    assert once not in rating_api._requests
+    assert twice in rating_api._requests

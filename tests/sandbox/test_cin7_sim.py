@@ -9,27 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.cin7 import Cin7Simulator
-from ratecalc.sandbox.cin7_where import WhereError, compile_where
-from ratecalc.sandbox.server import ServerThread
+from ratecalc.simulators.cin7 import data as cin7_data
+from ratecalc.simulators.cin7.app import Cin7Simulator
+from ratecalc.simulators.cin7.where import WhereError, compile_where
+from ratecalc.simulators.server import ServerThread
+from tests.support import FakeClock
 
 AUTH = ("demo-user", "demo-api-key")
 NOW = datetime(2025, 6, 15, 12, 0, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.t = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.t
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.t += timedelta(seconds=seconds)
 
 
 class Api:
@@ -151,7 +138,9 @@ def test_demo_scenarios(api, sim):
         "New", "Fully Picked", "Dispatched", "Cancelled", "Ready for Courier"}
     assert [ln["qtyShipped"] for ln in by["line_not_dispatched"]["lineItems"]] == [1.0, 0.0]
     size_line = by["size_range"]["lineItems"][0]
-    assert [s["code"] for s in size_line["sizes"]] == ["TRS-BLU-9", "TRS-BLU-10"]
+    assert "sizes" not in size_line  # published Cin7 line items have no sizes[] array
+    assert [e.split("|")[2] for e in size_line["sizeCodes"].split(";")] == [
+        "TRS-BLU-9", "TRS-BLU-10"]
     assert size_line["qty"] == 3.0
     assert by["discount"]["discountTotal"] == 10.0
     sc = by["special_chars"]
@@ -682,3 +671,27 @@ def test_put_void_and_invoice(api, sim):
     # Voiding is irreversible: further edits fail at record level.
     res = put_orders(api, [{"id": 1014, "isVoid": False}])
     assert not res[0]["success"] and sim.orders[1014]["isVoid"]
+
+
+def test_pascal_case_switch(api, sim):
+    """The casing switch renames every property of every answer (not the account's own
+    customFields keys), and nothing else; the stored records stay camelCase."""
+    camel = api.get("/v1/SalesOrders/1002").json()
+    sim.set_casing("pascal")
+    upper = api.get("/v1/SalesOrders/1002").json()
+    assert upper["Id"] == 1002 and "id" not in upper
+    assert upper["ModifiedDate"] == camel["modifiedDate"]
+    assert upper["CustomFields"] == camel["customFields"]  # {"isGift": ..., "giftMessage": ...}
+    assert {k[:1].lower() + k[1:] for k in upper} == set(camel)
+    line = upper["LineItems"][0]
+    assert line["Option1"] == camel["lineItems"][0]["option1"] and "Qty" in line
+    assert "Sizes" not in line and "SizeCodes" in line
+    page = api.get("/v1/Products", where="id = 101").json()
+    assert page[0]["ProductOptions"][0]["ProductOptionCode"] == "MCT-BLK-M"
+    put = api.put("/v1/SalesOrders", [{"id": 1002, "internalComments": "x"}]).json()
+    assert put[0]["Success"] is True
+    assert sim.orders[1002]["internalComments"] == "x"
+    missing = api.get("/v1/SalesOrders/999999")
+    assert missing.status_code == 404 and missing.json() == "Resource not found"
+    with pytest.raises(ValueError):
+        sim.set_casing("snake")

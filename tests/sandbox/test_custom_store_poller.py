@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask, Response, request
 
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller, PollResult
-from ratecalc.sandbox.server import ServerThread
+from ratecalc.simulators.server import ServerThread
+from tests.support.custom_store_poller import CustomStorePoller, PollResult
 
 STATUS_FIELDS = {"awaiting_payment": "unpaid", "awaiting_shipment": "paid",
                  "shipped": "shipped", "cancelled": "cancelled"}
@@ -475,7 +475,7 @@ def test_export_request_carries_url_encoded_utc_dates(recorder):
 def test_ship_notify_posts_the_query_and_a_ship_notice(recorder):
     from defusedxml.ElementTree import fromstring
 
-    from ratecalc.shop.ship_notice import parse_ship_notice
+    from ratecalc.shop.notices.parse import parse_ship_notice
 
     recorder.body = b""
     recorder.content_type = "text/plain"

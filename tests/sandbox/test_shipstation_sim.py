@@ -9,8 +9,9 @@ from datetime import datetime
 import pytest
 import requests
 
-from ratecalc.sandbox.server import ServerThread
-from ratecalc.sandbox.shipstation import ShipStationSimulator
+from ratecalc.simulators.server import ServerThread
+from ratecalc.simulators.shipstation.app import ShipStationSimulator
+from tests.support import FakeClock
 
 AUTH = ("demo-key", "demo-secret")
 OTHER_AUTH = ("other-key", "other-secret")
@@ -32,11 +33,13 @@ def v1_body(**overrides) -> dict:
 
 def v2_body(**overrides) -> dict:
     body = {"carrier_ids": list(IDS.values()), "from_country_code": "US",
-            "from_postal_code": "78703", "to_country_code": "US", "to_postal_code": "20500",
-            "to_state_province": "DC", "weight": {"value": 24, "unit": "ounce"},
+            "from_postal_code": "78703", "from_city_locality": "Austin",
+            "from_state_province": "TX", "to_country_code": "US", "to_postal_code": "20500",
+            "to_city_locality": "Washington", "to_state_province": "DC",
+            "weight": {"value": 24, "unit": "ounce"},
             "dimensions": {"length": 7, "width": 5, "height": 6, "unit": "inch"},
             "confirmation": "delivery", "address_residential_indicator": "no",
-            "ship_date": "2024-05-03"}
+            "ship_date": "2024-05-03T00:00:00Z"}
     body.update(overrides)
     return body
 
@@ -134,6 +137,14 @@ def test_v2_rejects_missing_or_wrong_key(sim, headers):
 
 # ---- rate limits ----------------------------------------------------------------------------
 def test_v1_rate_limit_headers_and_429(sim):
+    sim.clock = FakeClock(time.monotonic())
+    try:
+        _rate_limit_headers_and_429(sim)
+    finally:
+        sim.clock = time.monotonic
+
+
+def _rate_limit_headers_and_429(sim):
     sim.set_rate_limit(3, 1.0)
     remaining = []
     for path in ("/carriers", "/carriers/listservices?carrierCode=ups", "/carriers"):
@@ -151,7 +162,7 @@ def test_v1_rate_limit_headers_and_429(sim):
     assert [c["status"] for c in sim.calls("/shipments/getrates")] == [429]
     # Another key pair has its own window.
     assert rates(sim, auth=OTHER_AUTH).status_code == 200
-    time.sleep(1.05)
+    sim.clock.advance(1.05)  # the next window
     resp = rates(sim)
     assert resp.status_code == 200
     assert resp.headers["X-Rate-Limit-Remaining"] == "2"
@@ -242,7 +253,8 @@ def test_v1_required_fields(sim, field):
     ({"carrierCode": 7}, "carrierCode"),
     ({"toPostalCode": 20500}, "toPostalCode"),
     ({"toCountry": "USA"}, "toCountry"),
-    ({"weight": {"value": "24", "units": "ounces"}}, "weight.value"),
+    ({"weight": {"value": "24 oz", "units": "ounces"}}, "weight.value"),
+    ({"weight": {"value": True, "units": "ounces"}}, "weight.value"),
     ({"weight": {"value": 0, "units": "ounces"}}, "weight.value"),
     ({"weight": {"value": 2, "units": "kilograms"}}, "weight.units"),
     ({"weight": {"value": 2}}, "weight.units"),
@@ -257,6 +269,55 @@ def test_v1_invalid_values_are_400_model_state(sim, overrides, field):
     resp = rates(sim, **overrides)
     assert resp.status_code == 400, resp.text
     assert field in resp.json()["ModelState"]
+
+
+def test_v1_binds_numbers_sent_as_strings(sim):
+    """ASP.NET model binding converts "24" to 24: the same request, the same price."""
+    as_numbers = costs(sim)
+    as_strings = costs(sim, weight={"value": "24", "units": "ounces"},
+                       dimensions={"length": "7", "width": "5", "height": "6.0",
+                                   "units": "inches"})
+    assert as_strings == as_numbers
+    assert costs(sim, weight={"value": "48", "units": "ounces"}) != as_numbers
+
+
+@pytest.mark.parametrize("carrier", ["stamps_com", "ups"])
+def test_v1_direct_signature_is_fedex_only(sim, carrier):
+    """The V1 spec: direct_signature is FedEx only; others answer ShipStation's 400."""
+    state = {"toState": "DC"}
+    resp = rates(sim, carrierCode=carrier, confirmation="direct_signature", **state)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["Message"] == "The request is invalid."
+    assert list(resp.json()["ModelState"]) == ["confirmation"]
+    assert rates(sim, carrierCode=carrier, confirmation="adult_signature").status_code == 200
+    assert rates(sim, carrierCode="fedex", confirmation="direct_signature").status_code == 200
+
+
+def test_v1_usps_answers_one_row_per_service_and_package_type(sim):
+    """Recorded stamps_com data: without packageCode one row per service *and* package
+    type, named "<service> - <package>"; a packageCode keeps that type's rows only."""
+    usps = dict(carrierCode="stamps_com", confirmation="none")
+    rows = rates(sim, **usps).json()
+    names = [r["serviceName"] for r in rows]
+    for name in ("USPS Priority Mail - Package", "USPS Priority Mail - Flat Rate Envelope",
+                 "USPS Media Mail - Package"):
+        assert name in names, names
+    priority = [r for r in rows if r["serviceCode"] == "usps_priority_mail"]
+    assert len(priority) == 5  # package and four flat-rate types
+    package = rates(sim, **usps, packageCode="package").json()
+    assert package and all(r["serviceName"].endswith(" - Package") for r in package)
+    assert len({r["serviceCode"] for r in package}) == len(package)
+    # A flat-rate envelope is cheaper than the parcel rate, and Media Mail cheaper still:
+    # the cheapest row is not a price for the merchant's parcel.
+    cost = {r["serviceName"]: r["shipmentCost"] + r["otherCost"] for r in rows}
+    assert cost["USPS Media Mail - Package"] < cost["USPS Priority Mail - Flat Rate Envelope"] \
+        < cost["USPS Priority Mail - Package"]
+    heavier = rates(sim, **usps, weight={"value": 10, "units": "pounds"}).json()
+    envelope = [r for r in heavier if r["serviceName"] == "USPS Priority Mail - Flat Rate Envelope"]
+    assert envelope[0]["shipmentCost"] == cost["USPS Priority Mail - Flat Rate Envelope"]  # flat
+    # Other carriers answer one row per service.
+    fedex = rates(sim).json()
+    assert len({r["serviceCode"] for r in fedex}) == len(fedex)
 
 
 @pytest.mark.parametrize("data", [b"not json", b"", b"[1, 2]"])
@@ -317,15 +378,16 @@ def test_v1_filters_and_service_sets(sim):
 # ---- V1 getrates: pricing -------------------------------------------------------------------
 @pytest.mark.parametrize("carrier", ["stamps_com", "ups", "fedex"])
 def test_rates_grow_with_weight_distance_and_options(sim, carrier):
-    base = dict(carrierCode=carrier, dimensions=None, confirmation="none")
+    base = dict(carrierCode=carrier, dimensions=None, confirmation="none", packageCode="package")
     by_weight = [costs(sim, **base, weight={"value": w, "units": "pounds"}) for w in (2, 5, 30)]
     by_distance = [costs(sim, **base, toPostalCode=z) for z in ("78746", "60601", "10001")]
     pairs = [*zip(by_weight, by_weight[1:], strict=False),
              *zip(by_distance, by_distance[1:], strict=False)]
     for cheaper, dearer in pairs:
         assert all(cheaper[s] < dearer[s] for s in cheaper), (cheaper, dearer)
+    confirmations = ("none", "delivery", "signature", "adult_signature", "direct_signature")
     levels = [costs(sim, **{**base, "confirmation": c})
-              for c in ("none", "delivery", "signature", "adult_signature", "direct_signature")]
+              for c in confirmations[:None if carrier == "fedex" else -1]]  # FedEx-only
     for cheaper, dearer in zip(levels, levels[1:], strict=False):
         assert all(cheaper[s] < dearer[s] for s in cheaper), (cheaper, dearer)
 
@@ -442,12 +504,58 @@ def test_v2_invalid_values(sim, overrides, field):
     assert_v2_error(estimate(sim, **overrides), 400, "invalid_field_value", field)
 
 
-def test_v2_lenient_about_city_and_state_except_ups(sim):
-    lean = dict(from_city_locality=None, from_state_province=None, to_city_locality=None)
-    assert estimate(sim, **lean, to_state_province=None,
-                    carrier_ids=[IDS["fedex"], IDS["stamps_com"]]).status_code == 200
-    assert_v2_error(estimate(sim, **lean, to_state_province=None), 400, "field_value_required",
-                    "to_state_province")
+@pytest.mark.parametrize("field", ["from_city_locality", "from_state_province",
+                                   "to_city_locality", "to_state_province"])
+@pytest.mark.parametrize("value", [None, ""])
+def test_v2_requires_city_and_state_for_every_carrier(sim, field, value):
+    """The published V2 spec requires both ends' city and state, whatever the carrier."""
+    resp = estimate(sim, **{field: value}, carrier_ids=[IDS["fedex"], IDS["stamps_com"]])
+    assert_v2_error(resp, 400, "field_value_required", field)
+    assert {e["error_source"] for e in resp.json()["errors"]} <= {
+        "carrier", "order_source", "ShipStation"}
+
+
+@pytest.mark.parametrize("ship_date", ["2024-05-03", "2024-05-03T00:00:00", "05/03/2024"])
+def test_v2_ship_date_is_a_date_time_with_offset(sim, ship_date):
+    assert_v2_error(estimate(sim, ship_date=ship_date), 400, "invalid_field_value", "ship_date")
+    assert estimate(sim, ship_date="2024-05-03T10:30:00-05:00").status_code == 200
+
+
+@pytest.mark.parametrize("confirmation", ["delivery_code", "age_verification_16_plus",
+                                          "direct"])
+def test_v2_confirmation_outside_the_published_enum_is_400(sim, confirmation):
+    assert_v2_error(estimate(sim, confirmation=confirmation), 400, "invalid_field_value",
+                    "confirmation")
+    for allowed in ("delivery_mailed", "verbal_confirmation"):
+        assert estimate(sim, confirmation=allowed).status_code == 200
+
+
+def test_v2_direct_signature_leaves_other_carriers_an_error_row(sim):
+    got = estimate(sim, confirmation="direct_signature").json()
+    fedex = [r for r in got if r["carrier_code"] == "fedex"]
+    assert fedex and all(not r["error_messages"] for r in fedex)
+    for code in ("ups", "stamps_com"):
+        rows = [r for r in got if r["carrier_code"] == code]
+        assert len(rows) == 1 and "direct_signature" in rows[0]["error_messages"][0]
+
+
+def test_v2_rows_have_the_published_shape(sim):
+    """No rate_id or requested_comparison_amount; tax_amount absent (never null); USPS
+    rows per package type, named by package_type."""
+    got = estimate(sim).json()
+    for row in got:
+        assert "rate_id" not in row and "requested_comparison_amount" not in row
+        assert "tax_amount" not in row or isinstance(row["tax_amount"], dict)
+        assert isinstance(row["zone"], int) and isinstance(row["package_type"], str)
+    usps = {r["package_type"] for r in got if r["service_code"] == "usps_priority_mail"}
+    assert {"package", "flat_rate_envelope"} <= usps
+
+
+def test_v2_carrier_package_ids_are_strings(sim):
+    carriers = requests.get(f"{sim.url}/v2/carriers", headers=V2, timeout=5).json()["carriers"]
+    ids = [p["package_id"] for c in carriers for p in c["packages"]]
+    assert ids and all(isinstance(i, str) and i.startswith("se-") for i in ids)
+    assert len(set(ids)) == len(ids)
 
 
 def test_v2_carrier_without_applicable_service_reports_error_messages(sim):

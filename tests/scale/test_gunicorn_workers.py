@@ -3,64 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import DC_REQUEST, TOKEN, base_env
+from tests.conftest import DC_REQUEST, TOKEN
 
 GETRATES = "/shipments/getrates"
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def gunicorn(shipstation, tmp_path):
-    started = []
-
-    def start(workers: int = 2, **env):
-        port = free_port()
-        full = {k: v for k, v in os.environ.items() if not k.startswith("RATECALC_")}
-        full.update(base_env(shipstation.url))
-        full.update({f"RATECALC_{k}": str(v) for k, v in env.items()})
-        full["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / f"metrics-{port}")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ratecalc", "serve", "--port", str(port),
-             "--workers", str(workers), "--threads", "8"],
-            env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            proc.kill()
-            pytest.fail("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
-        started.append(proc)
-        return url, full["PROMETHEUS_MULTIPROC_DIR"]
-
-    yield start
-    for proc in started:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def post(url: str, body: dict) -> requests.Response:
@@ -75,7 +27,7 @@ def counter_total(url: str, name: str) -> float:
 
 
 def test_metrics_add_up_across_workers(gunicorn, shipstation):
-    url, metrics_dir = gunicorn(workers=2, CARRIERS="fedex")
+    url, metrics_dir = gunicorn(workers=2, threads=18, CARRIERS="fedex")  # slots for 16
     shipstation.set_latency(0.05)
     bodies = [{**DC_REQUEST, "package": {"weight": {"value": 1 + n, "units": "ounces"}}}
               for n in range(12)] * 4
@@ -89,7 +41,7 @@ def test_metrics_add_up_across_workers(gunicorn, shipstation):
 
 
 def test_workers_share_budget_and_flights_through_redis(gunicorn, shipstation, redis_url):
-    url, _ = gunicorn(workers=3, REDIS_URL=redis_url, CARRIERS="fedex,ups",
+    url, _ = gunicorn(workers=3, threads=26, REDIS_URL=redis_url, CARRIERS="fedex,ups",
                       SHIPSTATION_REQUESTS_PER_MINUTE="10", QUOTE_DEADLINE_SECONDS="2")
     shipstation.set_latency(0.3, "fedex")
     shipstation.set_latency(0.3, "ups")

@@ -9,12 +9,12 @@ import uuid
 import pytest
 
 from ratecalc.redis_guard import connect
-from ratecalc.sandbox.cin7 import Cin7Simulator
-from ratecalc.sandbox.server import ServerThread
-from ratecalc.upstream.budget import BudgetExhausted, WindowLimiter
-from ratecalc.upstream.cin7 import Cin7Client
-from ratecalc.upstream.http import Deadline
-from ratecalc.upstream.redis_limiter import RedisWindowLimiter
+from ratecalc.simulators.cin7.app import Cin7Simulator
+from ratecalc.simulators.server import ServerThread
+from ratecalc.upstream.cin7.client import Cin7Client
+from ratecalc.upstream.limits.budget import BudgetExhausted, WindowLimiter
+from ratecalc.upstream.limits.redis_cin7 import RedisWindowLimiter
+from ratecalc.upstream.transport import Deadline
 
 
 def limiter(redis_url: str, connection: str, windows) -> RedisWindowLimiter:

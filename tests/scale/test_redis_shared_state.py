@@ -68,3 +68,31 @@ def test_redis_down_falls_back_without_failing(make_api, shipstation):
     assert second.headers["X-Cache"] == "HIT"  # the in-process fallback cache
     metrics = api.get("/metrics", auth=False).text
     assert 'ratecalc_redis_fallbacks_total{component="cache"}' in metrics
+
+
+def test_a_cached_quote_looks_up_every_carrier_in_one_round_trip(make_api, shipstation,
+                                                                 redis_url):
+    """MGET: one command for a 3-carrier quote's cache lookups, not one GET each."""
+    import redis
+
+    api = make_api(REDIS_URL=redis_url, CARRIERS="fedex,ups,stamps_com")
+    assert api.post("/v1/rates", json=DC_REQUEST).headers["X-Cache"] == "MISS"
+    db = int(redis_url.rsplit("/", 1)[1])
+    seen: list[str] = []
+    monitor_client = redis.Redis.from_url(redis_url)
+    with monitor_client.monitor() as monitor:
+        def listen():
+            for command in monitor.listen():
+                if command["db"] == db and ":q:" in command["command"]:
+                    seen.append(command["command"])
+                if "STOP-LISTENING" in command["command"]:
+                    return
+
+        listener = threading.Thread(target=listen)
+        listener.start()
+        assert api.post("/v1/rates", json=DC_REQUEST).headers["X-Cache"] == "HIT"
+        monitor_client.get("STOP-LISTENING")
+        listener.join(10)
+    lookups = [c for c in seen if c.split()[0].upper() in ("GET", "MGET")]
+    assert len(lookups) == 1 and lookups[0].upper().startswith("MGET"), seen
+    assert lookups[0].count(":q:") == 3

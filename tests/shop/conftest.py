@@ -16,22 +16,33 @@ from contextlib import contextmanager
 
 import pytest
 
-from ratecalc.sandbox.cin7 import Cin7Simulator
-from ratecalc.sandbox.server import ServerThread
+from ratecalc.simulators.cin7.app import Cin7Simulator
+from ratecalc.simulators.server import ServerThread
 
 STORE_USER = "shipstation"
 STORE_PASSWORD = "store-password-for-tests"  # noqa: S105
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture
-def cin7():
-    sim = Cin7Simulator()
+@contextmanager
+def running_cin7(casing: str = "camel"):
+    sim = Cin7Simulator(casing=casing)
     sim.set_rate_limits(per_second=None, per_minute=None, per_day=None)
     server = ServerThread(sim.app).start()
     sim.url = server.url + "/api"
-    yield sim
-    server.stop()
+    try:
+        yield sim
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["camel", "pascal"])
+def cin7(request):
+    """The Cin7 simulator, answering camelCase (what Newtonsoft's camel-case resolver
+    writes) and, in a second run of every shop test, PascalCase (the spec schemas'
+    spelling): public material disagrees on which the live API sends."""
+    with running_cin7(request.param) as sim:
+        yield sim
 
 
 def _postgres_url() -> str | None:

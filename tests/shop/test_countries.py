@@ -1,7 +1,7 @@
 import pytest
 
-from ratecalc.shop import countries
-from ratecalc.shop.countries import state_code, to_iso2
+from ratecalc.shop.export import countries
+from ratecalc.shop.export.countries import state_code, to_iso2
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -14,10 +14,10 @@ from urllib.parse import quote_plus
 import pytest
 import requests
 
-from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller, encode_date
-from ratecalc.shop.xsd import validate
+from ratecalc.simulators.cin7 import data as cin7_data
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.support.custom_store_poller import CustomStorePoller, encode_date
+from tests.support.xsd import validate
 
 ENDPOINT = "/shipstation/custom-store"
 IMPORTABLE = {s["id"] for s in cin7_data.SCENARIOS.values() if s["importable"]}
@@ -226,3 +226,17 @@ def test_error_bodies_never_carry_stack_traces(shop_api, cin7):
         assert_safe_body(response)
     assert responses[0].status_code in (502, 503)
     assert api.shop.store.list_notices() == []
+
+
+def test_the_store_password_can_be_rotated_without_a_window(shop_api):
+    """RATECALC_STORE_PASSWORD takes a comma list: old and new both work meanwhile."""
+    api = shop_api(STORE_PASSWORD=f"{STORE_PASSWORD},new-store-password-2")
+    start, end = window()
+    for password in (STORE_PASSWORD, "new-store-password-2"):
+        poller = CustomStorePoller(api.url + ENDPOINT, STORE_USER, password, auth="basic")
+        assert poller.export_page(start, end, 1).status_code == 200
+    wrong = CustomStorePoller(api.url + ENDPOINT, STORE_USER, "new-store-password", auth="basic")
+    assert_plain(wrong.export_page(start, end, 1), 401)
+    joined = CustomStorePoller(api.url + ENDPOINT, STORE_USER,
+                               f"{STORE_PASSWORD},new-store-password-2", auth="basic")
+    assert_plain(joined.export_page(start, end, 1), 401)  # the list is not itself a password

@@ -3,7 +3,7 @@
 ShipStation's side is the sandbox poller (or plain ``requests`` where a test needs a
 hand-made URL), ratecalc runs in shop mode, and Cin7 is the simulator. Every export
 document fetched here is checked against ShipStation's XSD
-(:func:`ratecalc.shop.xsd.validate`, which adds the two elements the current guide
+(:func:`tests.support.xsd.validate`, which adds the two elements the current guide
 documents, CurrencyCode and UPC, as optional to the published schema).
 """
 
@@ -20,11 +20,12 @@ import pytest
 import requests
 from lxml import etree
 
-from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.cin7 import Cin7Simulator
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller, PollResult, encode_date
-from ratecalc.shop.xsd import validate
+from ratecalc.simulators.cin7 import data as cin7_data
+from ratecalc.simulators.cin7.app import Cin7Simulator
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.support import FakeClock
+from tests.support.custom_store_poller import CustomStorePoller, PollResult, encode_date
+from tests.support.xsd import validate
 
 ENDPOINT = "/shipstation/custom-store"
 STATUS_FIELDS = {"awaiting_payment": "New", "awaiting_shipment": "Fully Picked",
@@ -181,7 +182,8 @@ BAD_DATES = [
     ({"end_date": "01/23/2012 17:33"}, "start_date"),
     ({"start_date": "01/23/2012 17:28"}, "end_date"),
     ({"start_date": "", "end_date": "01/23/2012 17:33"}, "start_date"),
-    ({"start_date": "2012-01-23 17:28", "end_date": "01/23/2012 17:33"}, "start_date"),
+    ({"start_date": "2012-13-23T17:28Z", "end_date": "01/23/2012 17:33"}, "start_date"),
+    ({"start_date": "23012012 1728", "end_date": "01/23/2012 17:33"}, "start_date"),
     ({"start_date": "01/23/2012 17:28", "end_date": "01/23/2012"}, "end_date"),
     ({"start_date": "13/45/2012 17:28", "end_date": "01/23/2012 17:33"}, "start_date"),
     ({"start_date": "01/23/2012 17:28", "end_date": "01/23/2012 25:00"}, "end_date"),
@@ -366,16 +368,6 @@ def test_rule_branch_empty_setting_means_every_branch(shop_api, cin7):
 
 
 # ------------------------------------------------------------------ statuses
-class Clock:
-    """The simulator's clock, so ``touch`` lands at a chosen modifiedDate."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def test_status_changes_are_re_exported(shop_api, cin7):
     base = minute(utcnow() - timedelta(days=4))
     add_order(cin7, 7301, base + timedelta(seconds=5))
@@ -386,11 +378,12 @@ def test_status_changes_are_re_exported(shop_api, cin7):
     assert sorted(exported_ids(first)) == [7301, 7302]
     assert {o["OrderStatus"] for o in first.orders} == {"Fully Picked"}
 
-    # ShipStation polls again with an overlapping window: nothing changed, nothing sent.
+    # ShipStation polls again with an overlapping window: like every Custom Store, every
+    # order modified in it that passes the rules goes out again, exported before or not.
     again = export_ok(api, base - timedelta(minutes=5), base + timedelta(minutes=1))
-    assert exported_ids(again) == []
+    assert sorted(exported_ids(again)) == [7301, 7302]
 
-    clock = Clock(base + timedelta(minutes=10, seconds=7))
+    clock = FakeClock(base + timedelta(minutes=10, seconds=7))
     cin7.set_clock(clock)
     cin7.touch(7301, stage="Dispatched", dispatchedDate=iso(clock.now))
     cin7.touch(7302, isVoid=True)
@@ -403,7 +396,8 @@ def test_status_changes_are_re_exported(shop_api, cin7):
     order = elements(changed.documents)[7301]
     assert order.findtext("LastModified") == ss_format(iso(clock.now))
 
-    # Sent once per change: the next window with the same orders sends nothing.
+    # Neither passes the rules any more and ShipStation has their new status: the next
+    # window with the same orders sends nothing.
     after = export_ok(api, base, base + timedelta(minutes=11))
     assert exported_ids(after) == []
 
@@ -417,7 +411,7 @@ def test_unmapped_stage_is_never_emitted(shop_api, cin7):
     first = export_ok(api, base, base)
     assert exported_ids(first) == [7311]
 
-    clock = Clock(base + timedelta(minutes=3))
+    clock = FakeClock(base + timedelta(minutes=3))
     cin7.set_clock(clock)
     cin7.touch(7311, stage="Ready for Courier")  # exported before, now unmapped
     later = export_ok(api, base + timedelta(minutes=1), base + timedelta(minutes=4))
@@ -457,7 +451,7 @@ def test_custom_status_map_spelling_is_exported_exactly(shop_api, cin7):
     assert {int(o["OrderID"]): o["OrderStatus"] for o in mine.orders} == {
         7321: "Fully Picked", 7322: "Ready For Courier"}
 
-    clock = Clock(base + timedelta(minutes=2))
+    clock = FakeClock(base + timedelta(minutes=2))
     cin7.set_clock(clock)
     cin7.touch(7322, stage="SENT")
     moved = export_ok(api, base + timedelta(minutes=1), base + timedelta(minutes=2),
@@ -642,7 +636,9 @@ def test_only_a_non_blank_message_makes_a_gift(shop_api, cin7):
 def test_size_range_line_becomes_one_item_per_size(demo_export, cin7):
     oid = SCENARIO_ID["size_range"]
     line = cin7.orders[oid]["lineItems"][0]
-    sizes = {s["code"]: s for s in line["sizes"]}
+    assert "sizes" not in line  # the published line model: sizeCodes only
+    sizes = {code: {"qty": float(qty), "name": name}
+             for qty, name, code, _ in (e.split("|") for e in line["sizeCodes"].split(";"))}
     items = item_elements(demo_export[oid])
     assert [(i.findtext("LineItemID"), i.findtext("SKU"), i.findtext("Quantity"))
             for i in items] == [(f"{line['id']}-1", "TRS-BLU-9", "1"),
@@ -658,12 +654,11 @@ def test_size_range_line_becomes_one_item_per_size(demo_export, cin7):
 
 
 def size_line(sizes: dict[str, float]) -> dict:
-    entries = [{"name": code.rsplit("-", 1)[1], "code": code, "barcode": None, "qty": qty}
-               for code, qty in sizes.items()]
+    packed = ";".join(f"{qty:g}|{code.rsplit('-', 1)[1]}|{code}|" for code, qty in sizes.items())
     total = float(sum(sizes.values()))
     return {"productId": 103, "productOptionId": 0, "code": "TRS", "name": "Trail Running Shoe",
             "option1": "Blue", "qty": total, "unitPrice": 180.0, "qtyShipped": total,
-            "sizes": entries}
+            "sizeCodes": packed}
 
 
 def test_sizes_with_no_quantity_are_left_out(shop_api, cin7):
@@ -962,3 +957,17 @@ def test_cin7_429s_are_backed_off(shop_api, cin7):
     # Every Cin7 page was read in the end (250 rows: pages 1, 2 and the empty page 3).
     assert sorted({c["query"]["page"] for c in sales_order_calls(cin7)
                    if c["status"] == 200}) == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("query, name", [
+    ("start_date=01%2f01%2f2024+00%3a00&end_date=12%2f31%2f9999+23%3a59", "end_date"),
+    ("start_date=01%2f01%2f0001+00%3a00&end_date=01%2f02%2f2024+00%3a00", "start_date"),
+    ("start_date=01%2f01%2f2024+00%3a00&end_date=01%2f02%2f2024+00%3a00&page=%D9%A1", "page"),
+    ("start_date=01%2f01%2f2024+00%3a00&end_date=01%2f02%2f2024+00%3a00&page=99999999999",
+     "page"),
+])
+def test_out_of_range_window_or_page_is_400_before_cin7_is_asked(shop_api, cin7, query, name):
+    api = shop_api()
+    response = raw_export(api, "action=export&" + query)
+    assert_plain_error(response, 400, name)
+    assert sales_order_calls(cin7) == []

@@ -17,12 +17,13 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller
-from ratecalc.shop.delivery import DeliveryWorker, build_update
-from ratecalc.upstream.budget import WindowLimiter
-from ratecalc.upstream.cin7 import Cin7Client
+from ratecalc.shop.notices.worker import DeliveryWorker, build_update
+from ratecalc.simulators.cin7 import data as cin7_data
+from ratecalc.upstream.cin7.client import Cin7Client
+from ratecalc.upstream.limits.budget import WindowLimiter
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.support import FakeClock
+from tests.support.custom_store_poller import CustomStorePoller
 
 PATH = "/shipstation/custom-store"
 ORDER = 1001  # eligible_nz "#1050": lines 2 x MCT-BLK-M, 1 x CPO-WHT; comments empty
@@ -32,20 +33,6 @@ SIZES = 1015  # size_range "#1053": one line, sizes TRS-BLU-9 x 1 and TRS-BLU-10
 SHIP_DATE = datetime(2024, 5, 3, tzinfo=UTC)
 
 
-
-
-class FakeClock:
-    """A settable ``now`` for DeliveryWorker; starts at the real time (rows are stamped so)."""
-
-    def __init__(self, now: datetime | None = None):
-        self.now = now or datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 def utcnow() -> datetime:
@@ -64,7 +51,13 @@ def worker(api, cin7, clock, worker_id="worker-test", client=None, **kwargs) -> 
                           worker_id=worker_id, **kwargs)
 
 
-def notify(api, *, order_id=ORDER, order_number="#1050", tracking="1Z999AA10123456784",
+def notify(api, **kwargs):
+    response = notify_raw(api, **kwargs)
+    assert response.status_code == 200, response.text
+    return response
+
+
+def notify_raw(api, *, order_id=ORDER, order_number="#1050", tracking="1Z999AA10123456784",
            carrier="UPS", service="UPS Ground", ship_date=SHIP_DATE, shipping_cost="7.45",
            items=None, notes=None, body=None):
     client = CustomStorePoller(api.url + PATH, STORE_USER, STORE_PASSWORD, auth="basic")
@@ -72,7 +65,6 @@ def notify(api, *, order_id=ORDER, order_number="#1050", tracking="1Z999AA101234
         order_number=order_number, order_id=None if order_id is None else str(order_id),
         carrier=carrier, service=service, tracking_number=tracking, ship_date=ship_date,
         shipping_cost=shipping_cost, items=items, notes_to_customer=notes, body=body)
-    assert response.status_code == 200, response.text
     return response
 
 
@@ -231,13 +223,23 @@ def test_already_dispatched_order_is_not_dispatched_again(shop_api, cin7):
     assert markers(cin7, 1012) == 1
 
 
-def test_void_order_fails_with_cin7s_message(shop_api, cin7):
+def test_void_order_is_refused_at_intake(shop_api, cin7):
     api = shop_api()
-    notify(api, order_id=1006, order_number="SO-1006", tracking="VOID-1")
+    response = notify_raw(api, order_id=1006, order_number="SO-1006", tracking="VOID-1")
+    assert response.status_code == 400
+    assert "void" in response.text
+    assert stored(api) == []
+
+
+def test_order_voided_after_intake_fails_with_the_reason(shop_api, cin7):
+    api = shop_api()
+    notify(api, order_id=ETD, order_number="SO-1003", tracking="LATE-VOID")
+    cin7.orders[ETD]["isVoid"] = True
     api.shop.worker.run_once()
     [notice] = stored(api)
     assert notice.status == "failed"
-    assert "voided" in notice.last_error
+    assert "void" in notice.last_error
+    assert cin7.calls("PUT") == []
 
 
 def test_notice_from_the_query_string_only_is_delivered(shop_api, cin7):
@@ -301,24 +303,33 @@ def test_reference_with_an_extra_hash_still_matches(shop_api, cin7):
     assert cin7.orders[ETD]["trackingCode"] == "1Z999AA10123456784"
 
 
-def test_unknown_reference_fails_with_a_clear_message(shop_api, cin7):
+def test_unknown_reference_is_refused_with_a_clear_message(shop_api, cin7):
     api = shop_api()
-    notify(api, order_id=None, order_number="NO-SUCH-ORDER")
-    api.shop.worker.run_once()
-    [notice] = stored(api)
-    assert notice.status == "failed"
-    assert "no Cin7 sales order" in notice.last_error
-    assert "NO-SUCH-ORDER" in notice.last_error
+    response = notify_raw(api, order_id=None, order_number="NO-SUCH-ORDER")
+    assert response.status_code == 400
+    assert "no Cin7 sales order" in response.text
+    assert "NO-SUCH-ORDER" in response.text
+    assert stored(api) == []
     assert cin7.calls("PUT") == []
 
 
-def test_unknown_order_id_and_reference_fails(shop_api, cin7):
+def test_unknown_order_id_and_reference_is_refused(shop_api, cin7):
     api = shop_api()
+    response = notify_raw(api, order_id=987654, order_number="NOPE-1")
+    assert response.status_code == 400
+    assert "NOPE-1" in response.text
+    assert stored(api) == []
+
+
+def test_unknown_order_stored_during_an_outage_fails_once_cin7_answers(shop_api, cin7):
+    api = shop_api()
+    cin7.set_outage(503)
     notify(api, order_id=987654, order_number="NOPE-1")
+    cin7.set_outage(None)
     api.shop.worker.run_once()
     [notice] = stored(api)
     assert notice.status == "failed"
-    assert "987654" in notice.last_error
+    assert "no Cin7 sales order" in notice.last_error and "987654" in notice.last_error
     assert cin7.calls("PUT") == []
 
 
@@ -416,7 +427,7 @@ def test_long_outage_backs_off_and_then_delivers_each_notice_once(shop_api, cin7
     orders = {ORDER: "#1050", GIFT: "#1051", ETD: "SO-1003"}
     for order_id, number in orders.items():
         notify(api, order_id=order_id, order_number=number, tracking=f"OUT-{order_id}")
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     base, cap = 3600.0, 12 * 3600.0  # 7 rounds wait at least 25.5 h even with full jitter
     w = worker(api, cin7, clock, backoff_base=base, backoff_cap=cap)
     cin7.set_outage(503)
@@ -457,7 +468,7 @@ def test_long_outage_backs_off_and_then_delivers_each_notice_once(shop_api, cin7
 def test_gives_up_only_after_a_week(shop_api, cin7):
     api = shop_api()
     notify(api)
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     w = worker(api, cin7, clock)
     cin7.set_outage(503)
     clock.advance(days=6, hours=23)
@@ -476,7 +487,7 @@ def test_worker_killed_after_claiming_is_taken_over_after_the_lease(shop_api, ci
     api = shop_api(database_url=store_url)
     for order_id, number in ((ORDER, "#1050"), (GIFT, "#1051")):
         notify(api, order_id=order_id, order_number=number, tracking=f"K-{order_id}")
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     store = api.shop.store
     claimed = store.claim_due("worker-A", clock(), limit=250, lease_seconds=120)
     assert len(claimed) == 2
@@ -507,7 +518,7 @@ def test_put_applied_but_worker_died_before_marking_adds_no_second_comment(
         shop_api, cin7, store_url):
     api = shop_api(database_url=store_url)
     notify(api, order_id=GIFT, order_number="#1051", tracking="DIED-1")
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     [notice] = api.shop.store.claim_due("worker-A", clock(), lease_seconds=120)
     # Worker A applies the notice to Cin7 exactly as the worker does, then dies.
     client = client_for(cin7)
@@ -685,7 +696,7 @@ def test_empty_200_from_cin7_is_retried_not_failed(shop_api, cin7, method):
     api = shop_api()
     notify(api)
     cin7.app.wsgi_app = EmptyAnswers(cin7.app.wsgi_app, method, 1)
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     w = worker(api, cin7, clock)
     w.run_once()
     [notice] = stored(api)
@@ -713,7 +724,7 @@ def test_429_with_retry_after_is_waited_out_in_the_same_run(shop_api, cin7):
 def test_persistent_429_leaves_the_notice_pending(shop_api, cin7):
     api = shop_api()
     notify(api)
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     w = worker(api, cin7, clock, client=client_for(cin7, call_deadline=1.5))
     cin7.fail_next(10, 429)
     w.run_once()
@@ -733,7 +744,7 @@ def test_persistent_429_leaves_the_notice_pending(shop_api, cin7):
 def test_5xx_is_retried_by_the_client_then_by_the_worker(shop_api, cin7):
     api = shop_api()
     notify(api, order_id=ORDER, tracking="5XX-1")
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     w = worker(api, cin7, clock)
     cin7.fail_next(2, 500)  # two failures: the client's own retries absorb them
     assert w.run_once() == 1
@@ -753,7 +764,7 @@ def test_cin7_rejecting_the_credentials_is_retried_not_lost(shop_api, cin7):
     api = shop_api()
     notify(api)
     cin7.credentials = {"demo-user": "rotated-key"}
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     w = worker(api, cin7, clock)
     w.run_once()
     [notice] = stored(api)
@@ -771,7 +782,7 @@ def test_outbox_gauges_follow_the_store(shop_api, cin7):
     api = shop_api()
     notify(api, order_id=ORDER, tracking="G-1")
     notify(api, order_id=GIFT, order_number="#1051", tracking="G-2")
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))
     clock.advance(hours=1)
     w = worker(api, cin7, clock)
     cin7.set_outage(503)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller, PollResult
-from ratecalc.shop.xsd import validate
+from ratecalc.simulators.cin7 import data as cin7_data
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.support.custom_store_poller import CustomStorePoller, PollResult
+from tests.support.xsd import validate
 
 ENDPOINT = "/shipstation/custom-store"
 STATUS_FIELDS = {"awaiting_payment": "New", "awaiting_shipment": "Fully Picked",

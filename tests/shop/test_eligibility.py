@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ratecalc.shop.cin7_dates import parse_cin7_datetime
-from ratecalc.shop.eligibility import RULES, ImportRules, Reason, reasons
+from ratecalc.shop.export.eligibility import RULES, ImportRules, Reason, reasons
+from ratecalc.upstream.cin7.dates import parse_cin7_datetime
 
 from .factories import NOW, line_item, sales_order
 
@@ -166,6 +166,19 @@ def test_branch_fails(branch):
     assert message == f"branch {branch} is not one of: 3, 4"
 
 
+# ---------------------------------------------------------------- freight
+
+
+@pytest.mark.parametrize(("total", "description", "held"), [
+    (0, "", True), (None, None, True), (0, "USPS Priority Mail", False),  # free, written
+    (8.5, "Standard Courier", False), (8.5, "", False),
+])
+def test_freight_rule_holds_orders_without_freight(total, description, held):
+    order = sales_order(freightTotal=total, freightDescription=description)
+    assert ("freight" in failed(order, ImportRules(requires_freight=True))) is held
+    assert "freight" not in failed(order, ImportRules())  # off by default
+
+
 # ---------------------------------------------------------------- all together
 
 
@@ -173,10 +186,10 @@ def test_all_reasons_listed_in_order():
     order = sales_order(
         isApproved=False, status="DRAFT", stage="New",
         createdDate="2023-01-01T00:00:00Z", estimatedDeliveryDate=None,
-        deliveryCountry="", branchId=9,
+        deliveryCountry="", branchId=9, freightTotal=0, freightDescription="",
         lines=[line_item(qtyShipped=0)],
     )
-    found = reasons(order, ImportRules(branch_ids=(3,)), NOW)
+    found = reasons(order, ImportRules(branch_ids=(3,), requires_freight=True), NOW)
     assert [reason.rule for reason in found] == list(RULES)
     assert all(isinstance(reason, Reason) and reason.message for reason in found)
 

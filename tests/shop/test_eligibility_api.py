@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ratecalc.sandbox.cin7_data import SCENARIOS
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller
+from ratecalc.simulators.cin7.data import SCENARIOS
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.support.custom_store_poller import CustomStorePoller
 
 RULE_NAMES = {"approved", "stage", "age", "country", "dispatch_qty", "branch"}
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import requests
+
+from tests.conftest import TOKEN
 
 ORDER = 1001
 ORDER_WEIGHT = Decimal("1.79")  # 2 x 0.22 + 1 x 1.35
@@ -238,3 +241,49 @@ def test_chunked_dry_run_is_still_a_dry_run(shop_api, cin7):
     assert response.status_code == 200, response.text
     assert response.json()["dry_run"] is True
     assert puts(cin7) == []
+
+
+# -- the freight body is held to the rate request's rules -----------------------------
+@pytest.mark.parametrize("body, field", [
+    ({"package": "x"}, "package"),
+    ({"package": {"dimensions": {"length": 1, "width": 1, "height": 1, "units": "inches"},
+                  "colour": "red"}}, "package.colour"),
+    ({"package": {"package_code": "  "}}, "package.package_code"),
+    ({"residential": "yes"}, "residential"),
+    ({"carriers": ["fed ex"]}, "carriers.0"),
+])
+def test_freight_body_rules(shop_api, cin7, shipstation, body, field):
+    api = shop_api()
+    r = api.post("/v1/orders/1001/freight", json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["details"]["field"] == field
+    assert cin7.calls("PUT") == []
+
+
+def test_duplicate_keys_are_refused_before_any_write(shop_api, cin7, shipstation):
+    api = shop_api()
+    r = api.post("/v1/orders/1001/freight", data=b'{"dry_run": true, "dry_run": false}',
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "dry_run" in r.json()["error"]["message"]
+    assert cin7.calls("PUT") == []
+
+
+@pytest.mark.parametrize("path", ["/v1/orders/\u0661\u0660\u0660\u0661/eligibility",
+                                  "/v1/orders/99999999999/eligibility",
+                                  "/v1/orders/0/freight",
+                                  "/v1/shipnotify/9223372036854775808/retry"])
+def test_ids_in_paths_are_ascii_digits_within_an_int(shop_api, cin7, path):
+    api = shop_api()
+    method = api.get if path.endswith("eligibility") else api.post
+    assert method(path).status_code == 404
+
+
+def test_no_redirect_reflects_the_host_header(shop_api, cin7):
+    api = shop_api()
+    for path in ("/v1/orders/1001%2f/freight", "/v1/orders/1001//freight", "/healthz/"):
+        r = requests.post(api.url + path, headers={"Host": "evil.example",
+                                                   "Authorization": f"Bearer {TOKEN}"},
+                          allow_redirects=False, timeout=10)
+        assert r.status_code not in (301, 302, 307, 308), (path, r.headers)
+        assert "evil.example" not in r.headers.get("Location", "")

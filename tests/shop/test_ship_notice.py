@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from ratecalc.shop.ship_notice import (
+from ratecalc.shop.notices.parse import (
     NoticeItem,
     ShipNotice,
     ShipNoticeError,

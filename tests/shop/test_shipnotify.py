@@ -18,8 +18,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.support.custom_store_poller import CustomStorePoller
 
 PATH = "/shipstation/custom-store"
 ORDER = 1001  # eligible_nz, reference "#1050"
@@ -225,13 +225,37 @@ def test_body_of_exactly_one_mebibyte_is_accepted(shop_api, cin7):
     assert len(notices(api)) == 1
 
 
-def test_empty_body_without_order_and_tracking_in_the_query_is_400(shop_api, cin7):
+def test_empty_body_without_an_order_in_the_query_is_400(shop_api, cin7):
     api = shop_api()
-    for query in ("action=shipnotify", "action=shipnotify&order_number=1050",
-                  "action=shipnotify&tracking_number=1Z1&carrier=UPS"):
+    for query in ("action=shipnotify", "action=shipnotify&tracking_number=1Z1&carrier=UPS",
+                  "action=shipnotify&order_number=&tracking_number="):
         response = post_raw(api, b"", query)
         assert response.status_code == 400, (query, response.text)
     assert notices(api) == []
+
+
+def test_empty_body_and_empty_tracking_number_marks_the_order_shipped(shop_api, cin7):
+    """ShipStation's "mark as shipped" without a label: WooCommerce completes the order;
+    ratecalc dispatches the whole order and writes no tracking code."""
+    api = shop_api()
+    order_id = 1009  # line_not_dispatched: one line has qtyShipped 0, the order ships whole
+    cin7.orders[order_id]["trackingCode"] = ""
+    response = post_raw(api, b"", "action=shipnotify&order_number=SO-1009&carrier="
+                                  "&service=&tracking_number=")
+    assert response.status_code == 200, response.text
+    [stored] = notices(api)
+    assert stored.resolved_order_id == order_id and stored.tracking_number is None
+    assert api.shop.worker.run_once() == 1
+    order = cin7.orders[order_id]
+    assert order["stage"] == "Dispatched" and order["dispatchedDate"]
+    assert order["trackingCode"] == ""  # no tracking code written
+    assert "Marked as shipped in ShipStation" in order["internalComments"]
+    [put] = cin7.calls("PUT", "/v1/SalesOrders")
+    assert "trackingCode" not in put["json"][0]
+    assert api.shop.store.get_notice(stored.id).status == "delivered"
+    # Sent again (ShipStation repeats itself): stored once, applied once.
+    again = post_raw(api, b"", "action=shipnotify&order_number=SO-1009&tracking_number=")
+    assert again.status_code == 200 and "already received" in again.text
 
 
 def test_empty_body_with_order_and_tracking_in_the_query_is_stored(shop_api, cin7):
@@ -280,9 +304,12 @@ def test_stored_before_the_200_even_with_cin7_down(shop_api, cin7, store_url):
     assert stored.order_id == ORDER
     assert stored.payload["shipping_cost"] == "7.45"
     assert cin7.calls("PUT") == []
-    # The delivery, attempted during the outage, keeps it.
-    assert api.shop.worker.run_once() == 1
-    assert api.shop.store.get_notice(stored.id).status == "pending"
+    # The delivery, attempted during the outage, keeps it: the worker could not
+    # even learn which order it names, so it waits with a backoff.
+    api.shop.worker.run_once()
+    waiting = api.shop.store.get_notice(stored.id)
+    assert (waiting.status, waiting.attempts, waiting.resolved_order_id) == ("pending", 1, None)
+    assert waiting.last_error
     assert put_records(cin7) == []
 
 
@@ -343,13 +370,25 @@ def test_same_notice_twice_is_stored_and_applied_once(shop_api, cin7, store_url)
     assert len(put_records(cin7)) == 1
 
 
-def test_dedupe_ignores_case_and_the_hash_of_the_reference(shop_api, cin7):
+def test_one_shipment_spelled_three_ways_is_stored_once(shop_api, cin7):
+    """The identity is the resolved order, the tracking number and the carrier's code."""
     api = shop_api()
-    assert notify(api, order_id=None, order_number="#1050", tracking="1z-abc",
+    assert notify(api, order_id=None, order_number="#1050", tracking="1Z-ABC",
                   carrier="ups").status_code == 200
     assert notify(api, order_id=None, order_number="1050", tracking="1Z-ABC",
                   carrier="UPS").status_code == 200
-    assert len(notices(api)) == 1
+    assert notify(api, order_id=ORDER, order_number="#1050", tracking="1Z-ABC",
+                  carrier="UPS Ground").status_code == 200
+    [stored] = notices(api)
+    assert stored.resolved_order_id == ORDER
+
+
+def test_tracking_numbers_differing_in_case_are_two_shipments(shop_api, cin7):
+    """Carriers' tracking numbers are case-sensitive: 1z-abc is not 1Z-ABC."""
+    api = shop_api()
+    notify(api, tracking="1z-abc")
+    notify(api, tracking="1Z-ABC")
+    assert len(notices(api)) == 2
 
 
 def test_another_tracking_number_is_another_notification(shop_api, cin7):
@@ -402,8 +441,75 @@ def test_shipnotify_counter_moves_per_outcome(shop_api, cin7):
     api.shop.worker.run_once()
     after = shipnotify_counts(api)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-    assert delta["stored"] == 2
+    assert delta["stored"] == 1
     assert delta["duplicate"] == 1
-    assert delta["rejected"] == 1
+    assert delta["rejected"] == 2  # the unknown order and the nonsense
     assert delta["delivered"] == 1
-    assert delta["failed"] == 1
+    assert delta["failed"] == 0
+
+
+# -- every number and text field bounded at the door ------------------------------------
+def _notice_xml(**elements) -> bytes:
+    fields = {"OrderID": str(ORDER), "OrderNumber": "#1050", "Carrier": "UPS",
+              "Service": "UPS Ground", "TrackingNumber": "1Z999AA10123456784",
+              "ShippingCost": "7.45", **elements}
+    inner = "".join(f"<{k}>{v}</{k}>" for k, v in fields.items() if k != "Items")
+    items = fields.get("Items", "<Item><SKU>A</SKU><Quantity>1</Quantity></Item>")
+    return f"<ShipNotice>{inner}<Items>{items}</Items></ShipNotice>".encode()
+
+
+HOSTILE_NOTICES = [
+    ({"Items": "<Item><SKU>A</SKU><Quantity>1e1999999</Quantity></Item>"}, "Quantity"),
+    ({"Items": "<Item><SKU>A</SKU><Quantity>1000001</Quantity></Item>"}, "Quantity"),
+    ({"ShippingCost": "1e99999999"}, "ShippingCost"),
+    ({"ShippingCost": "1000000.01"}, "ShippingCost"),
+    ({"ShippingCost": "1.23456"}, "ShippingCost"),
+    ({"TrackingNumber": "1Z" * 1500}, "TrackingNumber"),
+    ({"TrackingNumber": "1Z\x01X"}, "well-formed"),  # XML 1.0 has no control characters
+    ({"Carrier": "U" * 101}, "Carrier"),
+    ({"OrderNumber": "#" + "9" * 60}, "OrderNumber"),
+    ({"OrderID": "9223372036854775808"}, "OrderID"),
+    ({"OrderID": "2147483648"}, "OrderID"),
+    ({"OrderID": "0"}, "OrderID"),
+    ({"OrderID": "\u00b2"}, "OrderID"),
+    ({"OrderID": "\u0661\u0660\u0660\u0661"}, "OrderID"),
+    ({"LabelCreateDate": "9999-12-31T23:59:59-14:00"}, "LabelCreateDate"),
+    ({"InternalNotes": "x" * 2001}, "InternalNotes"),
+]
+
+
+@pytest.mark.parametrize("elements, field", HOSTILE_NOTICES,
+                         ids=[field + str(i) for i, (_, field) in enumerate(HOSTILE_NOTICES)])
+def test_unbounded_values_are_a_quick_400_naming_the_element(shop_api, cin7, elements, field):
+    api = shop_api()
+    r = post_raw(api, _notice_xml(**elements))
+    assert r.status_code == 400, r.text
+    assert field in r.text
+    assert r.elapsed.total_seconds() < 2
+    assert notices(api) == []
+
+
+def test_a_nul_in_the_query_tracking_number_is_400(shop_api, cin7):
+    api = shop_api()
+    r = post_raw(api, b"", query="action=shipnotify&order_number=1050&carrier=UPS"
+                 "&tracking_number=1Z%00X")
+    assert r.status_code == 400, r.text
+    assert "tracking_number" in r.text
+    assert notices(api) == []
+
+
+def test_notes_keep_their_lines_and_tabs(shop_api, cin7):
+    api = shop_api()
+    r = post_raw(api, _notice_xml(NotesToCustomer="Left at door\n\tBehind the gate"))
+    assert r.status_code == 200, r.text
+    [row] = notices(api)
+    assert row.payload["notes_to_customer"] == "Left at door\n\tBehind the gate"
+
+
+@pytest.mark.parametrize("header", [b"Basic \xe9", b"Basic \xc3\xa9\xff", b"Basic ====", b"Basic"])
+def test_malformed_basic_credentials_are_401(shop_api, cin7, header):
+    api = shop_api()
+    r = requests.get(f"{api.url}{PATH}?action=export&start_date=01/01/2024%2000:00"
+                     "&end_date=01/02/2024%2000:00", headers={"Authorization": header},
+                     timeout=30)
+    assert r.status_code == 401, r.text

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller
-from ratecalc.shop.delivery import DeliveryWorker
-from ratecalc.upstream.budget import WindowLimiter
-from ratecalc.upstream.cin7 import Cin7Client
+from ratecalc.shop.notices.worker import DeliveryWorker
+from ratecalc.shop.store.schema import MIGRATIONS
+from ratecalc.upstream.cin7.client import Cin7Client
+from ratecalc.upstream.limits.budget import WindowLimiter
 from tests.conftest import base_env
 from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.support.custom_store_poller import CustomStorePoller
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -250,18 +251,21 @@ def test_worker_once_keeps_a_notice_when_cin7_is_down(run, shop_api, cin7, db_ur
     assert notice.attempts == 1
 
 
+ALL_VERSIONS = [m.version for m in MIGRATIONS]
+
+
 # -- db upgrade --------------------------------------------------------------------------------
 
 def test_db_upgrade_creates_the_schema_once(run, tmp_path):
     url = f"sqlite:///{tmp_path}/fresh/ratecalc.sqlite3"
     first = run("db", "upgrade", DATABASE_URL=url)
     assert first.returncode == 0, first.stderr
-    assert "[1]" in first.stdout
+    assert str(ALL_VERSIONS) in first.stdout
     with sqlite3.connect(tmp_path / "fresh" / "ratecalc.sqlite3") as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         versions = [row[0] for row in conn.execute("SELECT version FROM schema_version")]
     assert {"shop_notices", "shop_exported_orders", "schema_version"} <= tables
-    assert versions == [1]
+    assert versions == ALL_VERSIONS
     second = run("db", "upgrade", DATABASE_URL=url)
     assert second.returncode == 0, second.stderr
     assert "[]" in second.stdout
@@ -270,7 +274,7 @@ def test_db_upgrade_creates_the_schema_once(run, tmp_path):
 def test_db_upgrade_on_each_engine(run, store_url):
     first = run("db", "upgrade", DATABASE_URL=store_url)
     assert first.returncode == 0, first.stderr
-    assert "[1]" in first.stdout
+    assert str(ALL_VERSIONS) in first.stdout
     second = run("db", "upgrade", DATABASE_URL=store_url)
     assert second.returncode == 0, second.stderr
     assert "[]" in second.stdout
@@ -327,3 +331,11 @@ def test_check_still_reports_shipstation(run):
     result = run("check")
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "ok: ShipStation" in result.stdout
+
+
+def test_check_with_the_database_unreachable_fails(run):
+    result = run("check", DATABASE_URL="postgresql://ratecalc:db-secret-pw@127.0.0.1:1/x")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "failed: database" in result.stderr
+    assert "db-secret-pw" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,6 +1,6 @@
 import pytest
 
-from ratecalc.shop.statuses import DEFAULT_STATUS_MAP, SHIPSTATION_STATUSES, StatusMap
+from ratecalc.shop.export.statuses import DEFAULT_STATUS_MAP, SHIPSTATION_STATUSES, StatusMap
 
 
 @pytest.fixture

@@ -24,17 +24,23 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ratecalc.shop import store_postgres, store_sqlite  # noqa: F401 - loaded before fork()
-from ratecalc.shop.migrations import LATEST_VERSION, MIGRATIONS, Migration, current_version, upgrade
-from ratecalc.shop.store import (
+from ratecalc.shop.store import postgres as store_postgres  # loaded before fork()
+from ratecalc.shop.store import sqlite as store_sqlite  # noqa: F401 - loaded before fork()
+from ratecalc.shop.store.engines import open_store
+from ratecalc.shop.store.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    Migration,
+    current_version,
+    upgrade,
+)
+from ratecalc.shop.store.records import (
     ExportRecord,
     NewNotice,
     StoredNotice,
     StoreError,
-    first_line,
-    open_store,
-    redact_url,
 )
+from ratecalc.shop.store.urls import first_line, redact_url
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("RATECALC_TEST_DATABASE_URL", PG_DEFAULT)
@@ -99,16 +105,20 @@ def store(db_url, opened):
 
 
 def new_notice(n: int = 1, *, order_id: int | None = None, order_number: str | None = None,
-               key: str | None = None, payload: dict | None = None) -> NewNotice:
+               key: str | None = None, payload: dict | None = None,
+               resolved: bool = True) -> NewNotice:
+    """A notice as intake stores it; ``resolved`` when intake could ask Cin7 for its order."""
+    order_id = order_id if order_id is not None else 1000 + n
     return NewNotice(
         dedupe_key=key or f"order-{n}|1Z{n:08d}|ups",
-        order_id=order_id if order_id is not None else 1000 + n,
+        order_id=order_id,
         order_number=order_number or f"SO-{1000 + n}",
         carrier="ups",
         service="UPS Ground",
         tracking_number=f"1Z{n:08d}",
         payload=payload if payload is not None else {"items": [{"sku": "A", "quantity": n}]},
         raw_xml=f"<ShipNotice><OrderID>{1000 + n}</OrderID></ShipNotice>",
+        resolved_order_id=order_id if resolved else None,
     )
 
 
@@ -607,3 +617,51 @@ def test_sqlite_disk_full(tmp_path):
         store.ping()
     finally:
         store.close()
+
+
+# -- resolving notices stored before their Cin7 order was known ---------------------------------
+
+def test_unresolved_notices_wait_for_resolution_then_are_claimed(store):
+    waiting, _ = store.add_notice(new_notice(1, resolved=False), T0)
+    assert store.claim_due("w", T0 + timedelta(seconds=1)) == []
+    assert [n.id for n in store.unresolved_due(T0 + timedelta(seconds=1))] == [waiting.id]
+    assert store.resolve_notice(waiting.id, 1001, "1001|1Z00000001|ups") is True
+    assert store.unresolved_due(T0 + timedelta(seconds=1)) == []
+    [claimed] = store.claim_due("w", T0 + timedelta(seconds=1))
+    assert (claimed.id, claimed.resolved_order_id, claimed.dedupe_key) == \
+        (waiting.id, 1001, "1001|1Z00000001|ups")
+
+
+def test_resolving_to_an_identity_already_stored_removes_the_repeat(store):
+    first, _ = store.add_notice(new_notice(1, key="1001|1Z|ups"), T0)
+    repeat, _ = store.add_notice(new_notice(2, key="?#1050|1Z|ups", resolved=False), T0)
+    assert store.resolve_notice(repeat.id, 1001, "1001|1Z|ups") is False
+    assert [n.id for n in store.list_notices()] == [first.id]
+
+
+def test_unresolved_notices_are_deferred_or_failed(store):
+    a, _ = store.add_notice(new_notice(1, resolved=False), T0)
+    b, _ = store.add_notice(new_notice(2, resolved=False), T0)
+    assert store.defer_unresolved(a.id, "Cin7 down", T0 + timedelta(hours=1))
+    assert store.fail_unresolved(b.id, "no Cin7 sales order with id 1002")
+    assert store.unresolved_due(T0 + timedelta(minutes=59)) == []
+    assert [n.id for n in store.unresolved_due(T0 + timedelta(hours=1))] == [a.id]
+    failed = store.get_notice(b.id)
+    assert (failed.status, failed.last_error, failed.attempts) == \
+        ("failed", "no Cin7 sales order with id 1002", 1)
+    assert store.retry(b.id, T0)  # a failed one can be retried by hand, and is resolved again
+    assert b.id in [n.id for n in store.unresolved_due(T0 + timedelta(hours=1))]
+    # Resolved notices are not touched by the unresolved operations.
+    c, _ = store.add_notice(new_notice(3), T0)
+    assert not store.defer_unresolved(c.id, "x", T0)
+    assert not store.fail_unresolved(c.id, "x")
+
+
+def test_a_lease_is_renewed_only_by_its_holder(store):
+    a, _ = store.add_notice(new_notice(1), T0)
+    b, _ = store.add_notice(new_notice(2), T0)
+    store.claim_due("w1", T0, lease_seconds=2)
+    assert store.renew_lease([a.id, b.id], "w1", T0 + timedelta(seconds=1), 2) == {a.id, b.id}
+    # Past the renewed lease another worker takes them over; w1 holds nothing any more.
+    assert len(store.claim_due("w2", T0 + timedelta(seconds=4))) == 2
+    assert store.renew_lease([a.id, b.id], "w1", T0 + timedelta(seconds=4), 2) == set()

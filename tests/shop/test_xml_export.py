@@ -1,6 +1,6 @@
 """The Custom Store export. Every document built here is validated against the XSD.
 
-Validation uses :func:`ratecalc.shop.xsd.validate`, i.e. the shipped schema with
+Validation uses :func:`tests.support.xsd.validate`, i.e. the shipped schema with
 ``Order/CurrencyCode`` and ``Item/UPC`` added as optional elements (the copy in
 the package predates them); ``test_pristine_schema_lacks_currency_and_upc``
 shows why the extended copy is needed.
@@ -15,14 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ratecalc.shop import xsd
-from ratecalc.shop.xml_export import (
+from ratecalc.shop.export.document import (
     MAX_LENGTHS,
-    ExportOptions,
     build_orders_document,
     clean_text,
     export_problem,
 )
+from ratecalc.shop.export.items import XML_WEIGHT_UNITS
+from ratecalc.shop.export.options import ExportOptions
+from ratecalc.units import WEIGHT_UNITS
+from tests.support import xsd
 
 from .factories import (
     jeans_product,
@@ -398,7 +400,7 @@ def test_no_adjustment_without_discount(discount):
 ])
 def test_unexportable_orders_are_left_out_and_logged(order, status, problem, caplog):
     assert export_problem(order, status) == problem
-    with caplog.at_level(logging.WARNING, logger="ratecalc.shop.xml_export"):
+    with caplog.at_level(logging.WARNING, logger="ratecalc.shop.export.document"):
         root = export([(order, status), (sales_order(id=5), STATUS)])
     assert [text(o, "OrderID") for o in root] == ["5"]
     assert problem in caplog.text
@@ -590,3 +592,7 @@ def test_an_order_with_unreadable_data_is_left_out_not_fatal(caplog):
     assert [o.findtext("OrderID") for o in root.findall("Order")] == [str(good["id"])]
     assert xsd.validate(document) == []
     assert "order 4242 left out of the export" in caplog.text
+
+
+def test_every_weight_unit_has_an_xml_unit():
+    assert set(XML_WEIGHT_UNITS) == set(WEIGHT_UNITS)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from ratecalc.sandbox.custom_store_poller import CustomStorePoller
+from tests.support.custom_store_poller import CustomStorePoller
 
 STATES = [("20500", "DC"), ("10001", "NY"), ("94105", "CA"), ("60601", "IL"), ("78701", "TX"),
           ("98101", "WA"), ("33101", "FL"), ("02108", "MA"), ("80202", "CO"), ("30303", "GA")]

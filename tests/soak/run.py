@@ -58,10 +58,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from ratecalc.sandbox import cin7_data
-from ratecalc.sandbox.cin7 import Cin7Simulator
-from ratecalc.sandbox.server import ServerThread
-from ratecalc.sandbox.shipstation import ShipStationSimulator
+from ratecalc.simulators.cin7 import data as cin7_data
+from ratecalc.simulators.cin7.app import Cin7Simulator
+from ratecalc.simulators.server import ServerThread
+from ratecalc.simulators.shipstation.app import ShipStationSimulator
 from tests.soak.procinfo import Sample, sample_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -376,7 +376,7 @@ def percentiles(values: list[float]) -> tuple[float, float, float, float]:
 def check_deliveries(records: list[dict], db_url: str, sims: Simulators,
                      drain_seconds: float) -> tuple[dict, list[str]]:
     """Wait for the outbox to empty, then match ratecalc's store against Cin7's orders."""
-    from ratecalc.shop.store import open_store
+    from ratecalc.shop.store.engines import open_store
 
     problems: list[str] = []
     store = open_store(db_url, migrate=False)

@@ -12,24 +12,14 @@ import time
 
 import pytest
 
-from ratecalc.upstream.budget import (
+from ratecalc.upstream.limits.budget import (
     RESET_MARGIN_SECONDS,
     BudgetExhausted,
     CallBudget,
     rate_limit_headers,
 )
-from ratecalc.upstream.http import Deadline
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from ratecalc.upstream.transport import Deadline
+from tests.support import FakeClock
 
 
 def headers(limit: int, remaining: int, reset: float) -> dict:
@@ -39,7 +29,7 @@ def headers(limit: int, remaining: int, reset: float) -> dict:
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(5000.0)
 
 
 def budget(clock, per_window=40, window=60.0, **kwargs) -> CallBudget:
@@ -225,8 +215,7 @@ def test_waiters_wake_when_the_probe_is_answered():
 
     t = threading.Thread(target=second)
     t.start()
-    time.sleep(0.1)
-    assert not done.is_set()
+    assert not done.wait(0.1)  # still waiting: the probe is not answered
     b.settle(headers(limit=40, remaining=39, reset=60))
     assert done.wait(2.0)
     t.join(2.0)
@@ -266,3 +255,49 @@ def test_headers_are_case_insensitive_with_requests():
     raw = CaseInsensitiveDict({"x-rate-limit-limit": "5", "x-rate-limit-remaining": "1",
                                "x-rate-limit-reset": "7"})
     assert rate_limit_headers(raw) == (5, 1, 7.0)
+
+
+# -- all or nothing: a quote's calls reserved together --------------------------------------
+
+def test_a_reservation_takes_every_call_or_none(clock):
+    from ratecalc.upstream.limits.budget import reserved
+
+    b = budget(clock, per_window=10)
+    for _ in range(8):
+        call(b, clock)
+    with pytest.raises(BudgetExhausted) as exc:  # 2 left: a 3-carrier quote waits, whole
+        b.reserve(3, now_deadline(clock))
+    assert exc.value.retry_after > 0
+    assert b.snapshot()["sent_in_window"] == 8  # nothing taken for the refused quote
+    clock.advance(61)
+    reservation = b.reserve(3, now_deadline(clock))
+    assert b.snapshot()["sent_in_window"] == 3
+    for _ in range(3):  # each carrier's call takes its reserved budget without waiting
+        reserved(reservation, b.acquire, now_deadline(clock))
+        b.settle({})
+    assert reservation.left == []
+
+
+def test_unused_reserved_budget_is_given_back(clock):
+    from ratecalc.upstream.limits.budget import reserved
+
+    b = budget(clock, per_window=4)
+    reservation = b.reserve(3, now_deadline(clock))
+    reserved(reservation, b.acquire, now_deadline(clock))  # one carrier called
+    b.settle({})
+    reservation.give_back()  # the other two failed before calling
+    assert b.snapshot()["sent_in_window"] == 1
+    b.reserve(3, now_deadline(clock))  # so another 3-carrier quote fits at once
+
+
+def test_a_reservation_waits_for_the_window_within_its_deadline():
+    started = time.monotonic()
+    from ratecalc.upstream.limits.budget import reserved
+
+    real = CallBudget(3, 0.2)
+    first = real.reserve(3, Deadline(5))
+    for _ in range(3):
+        reserved(first, real.acquire, Deadline(5))
+        real.settle({})
+    real.reserve(3, Deadline(5))  # waits the 0.2 s window out, then takes all three
+    assert time.monotonic() - started >= 0.15

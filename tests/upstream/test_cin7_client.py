@@ -12,11 +12,12 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from ratecalc.sandbox import cin7_data
-from ratecalc.upstream.budget import BudgetExhausted, WindowLimiter
-from ratecalc.upstream.cin7 import DAY, Cin7Client, quote
+from ratecalc.simulators.cin7 import data as cin7_data
+from ratecalc.upstream.cin7.client import DAY, Cin7Client, quote
 from ratecalc.upstream.errors import UpstreamError
-from ratecalc.upstream.http import Deadline
+from ratecalc.upstream.limits.budget import BudgetExhausted, WindowLimiter
+from ratecalc.upstream.transport import Deadline
+from tests.support import FakeClock
 
 USER, KEY = "demo-user", "demo-api-key"
 
@@ -294,14 +295,6 @@ def test_daily_budget_is_exposed_as_a_metric(cin7):
 
 # -- WindowLimiter with a fake clock -------------------------------------------------------------
 
-class FakeTime:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class NoWait:
     """A deadline that allows no waiting: acquire either passes or says how long to wait."""
 
@@ -320,7 +313,7 @@ def wait_needed(limiter: WindowLimiter) -> float:
 
 
 def test_limiter_counts_calls_in_flight_until_they_end():
-    clock = FakeTime()
+    clock = FakeClock()
     limiter = WindowLimiter([(3, 1.0)], clock=clock)
     for _ in range(3):
         limiter.acquire(NoWait())  # three slow calls, still in flight
@@ -334,7 +327,7 @@ def test_limiter_counts_calls_in_flight_until_they_end():
 
 
 def test_limiter_three_a_second_sliding():
-    clock = FakeTime()
+    clock = FakeClock()
     limiter = WindowLimiter([(3, 1.0), (60, 60.0)], clock=clock)
     assert [wait_needed(limiter) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert wait_needed(limiter) == pytest.approx(1.0)
@@ -347,7 +340,7 @@ def test_limiter_three_a_second_sliding():
 
 
 def test_limiter_window_slides_rather_than_resets():
-    clock = FakeTime()
+    clock = FakeClock()
     limiter = WindowLimiter([(3, 1.0)], clock=clock)
     for offset in (0.0, 0.5, 0.9):
         clock.now = 1000.0 + offset
@@ -358,7 +351,7 @@ def test_limiter_window_slides_rather_than_resets():
 
 
 def test_limiter_sixty_a_minute():
-    clock = FakeTime()
+    clock = FakeClock()
     limiter = WindowLimiter([(3, 1.0), (60, 60.0), (5000, DAY)], clock=clock)
     for second in range(20):
         clock.now = 1000.0 + second
@@ -373,7 +366,7 @@ def test_limiter_sixty_a_minute():
 
 
 def test_limiter_daily_budget():
-    clock = FakeTime()
+    clock = FakeClock()
     limiter = WindowLimiter([(5000, DAY)], clock=clock)
     for n in range(5000):
         clock.now = 1000.0 + n
@@ -386,7 +379,7 @@ def test_limiter_daily_budget():
 
 
 def test_limiter_back_off_blocks_even_with_room():
-    clock = FakeTime()
+    clock = FakeClock()
     limiter = WindowLimiter([(3, 1.0)], clock=clock)
     limiter.back_off(5.0)
     assert wait_needed(limiter) == pytest.approx(5.0)
@@ -397,9 +390,9 @@ def test_limiter_back_off_blocks_even_with_room():
 
 
 def test_limiter_remaining_of_an_unknown_window_is_none():
-    limiter = WindowLimiter([(3, 1.0)], clock=FakeTime())
+    limiter = WindowLimiter([(3, 1.0)], clock=FakeClock())
     assert limiter.remaining(DAY) is None
-    assert WindowLimiter([(0, 1.0)], clock=FakeTime()).windows == []
+    assert WindowLimiter([(0, 1.0)], clock=FakeClock()).windows == []
 
 
 def test_limiter_waits_within_the_deadline_and_refuses_beyond_it():

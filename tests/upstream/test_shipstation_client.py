@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 
 from ratecalc.model import Shipment
-from ratecalc.upstream.budget import CallBudget
 from ratecalc.upstream.errors import UpstreamError
-from ratecalc.upstream.http import Deadline
-from ratecalc.upstream.shipstation import ShipStationV1
-from ratecalc.upstream.shipstation_v2 import ShipStationV2
+from ratecalc.upstream.limits.budget import CallBudget
+from ratecalc.upstream.shipstation.v1 import ShipStationV1
+from ratecalc.upstream.shipstation.v2 import ShipStationV2
+from ratecalc.upstream.transport import Deadline
 
 D = Decimal
 SHIPMENT = Shipment(

@@ -11,8 +11,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratecalc.sandbox.cin7_where import In, Lit, parse_where
-from ratecalc.upstream.cin7 import Cin7Client, quote
+from ratecalc.simulators.cin7.where_parse import In, Lit, parse_where
+from ratecalc.upstream.cin7.client import Cin7Client, quote
 
 printable = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
 
@@ -28,8 +28,8 @@ def test_quoted_references_stay_literals(first, second):
 @given(st.sampled_from(["O'Brien", "' OR 1=1 --", "#1050", "a'')) OR (id > 0", "x'; --",
                         "ünïcødé ✓", "50% off_"]))
 def test_lookup_by_hostile_reference_finds_only_that_order(reference):
-    from ratecalc.sandbox.cin7 import Cin7Simulator
-    from ratecalc.sandbox.server import ServerThread
+    from ratecalc.simulators.cin7.app import Cin7Simulator
+    from ratecalc.simulators.server import ServerThread
 
     sim = Cin7Simulator(seed_demo=False)
     decoy = sim.add_order({"reference": "unrelated", "stage": "New"})

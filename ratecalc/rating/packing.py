@@ -1,0 +1,127 @@
+"""Cached carrier answers packed into a few bytes each: about 26 bytes per rate.
+
+A :class:`CarrierRates` as objects (dataclasses, Decimals, strings) takes about
+3 KB; the same answer packed with :mod:`struct` takes under 200 bytes, so the
+in-process quote cache holds ten times the answers in the same memory. Decoding
+one costs microseconds, far less than the request around it.
+
+* Money is stored as its Decimal coefficient and exponent, so it comes back
+  exactly as it was, trailing zeros included ("12.30" stays "12.30"). An amount
+  that does not fit in 64 bits is packed as JSON instead
+  (:mod:`ratecalc.rating.codec`): exactness first.
+* Strings (carrier and service codes and names, currency, delivery dates)
+  repeat across answers; each is stored once in a process-wide table and
+  referred to by its index. The table is bounded; once full, answers with new
+  strings are packed as JSON, so no input can grow it without limit.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from ratecalc.model import CarrierRates, Rate
+from ratecalc.rating import codec
+
+MAX_STRINGS = 60_000
+NONE = 0xFFFF  # "no string" (currency, delivery date)
+NO_DAYS = -1
+_HEADER = struct.Struct("<cqHHH")  # tag, quoted_at (epoch µs), carrier, currency, count
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# carrier, service code, service name, (coefficient, exponent) x 2 costs, days, date
+_RATE = struct.Struct("<HHHqbqbhH")
+_PACKED, _JSON = b"P", b"J"
+_LIMIT = 2**63 - 1
+
+
+class _Strings:
+    """Each distinct string once, by index (bounded by MAX_STRINGS)."""
+
+    def __init__(self, limit: int = MAX_STRINGS):
+        self.limit = limit
+        self._index: dict[str, int] = {}
+        self._values: list[str] = []
+        self._lock = threading.Lock()
+
+    def index(self, value: str | None) -> int | None:
+        """The string's index (NONE for None); None when the table is full."""
+        if value is None:
+            return NONE
+        found = self._index.get(value)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._index.get(value)
+            if found is None:
+                if len(self._values) >= self.limit:
+                    return None
+                found = len(self._values)
+                self._values.append(value)
+                self._index[value] = found
+            return found
+
+    def value(self, index: int) -> str | None:
+        return None if index == NONE else self._values[index]
+
+
+STRINGS = _Strings()
+
+
+def _exact(amount: Decimal) -> tuple[int, int] | None:
+    """(coefficient, exponent) of the amount, or None when they do not fit."""
+    if not amount.is_finite():
+        return None
+    sign, digits, exponent = amount.as_tuple()
+    coefficient = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+    if sign and not coefficient:
+        return None  # -0 would come back as 0
+    if not (-_LIMIT <= coefficient <= _LIMIT and -128 <= exponent <= 127):
+        return None
+    return coefficient, exponent
+
+
+def _pack_rate(rate: Rate) -> bytes | None:
+    indexes = [STRINGS.index(v) for v in (rate.carrier_code, rate.service_code,
+                                          rate.service_name, rate.estimated_delivery_date)]
+    shipment, other = _exact(rate.shipment_cost), _exact(rate.other_cost)
+    days = NO_DAYS if rate.delivery_days is None else rate.delivery_days
+    if None in indexes or shipment is None or other is None or not -1 <= days <= 32_767:
+        return None
+    carrier, code, name, date = indexes
+    return _RATE.pack(carrier, code, name, *shipment, *other, days, date)
+
+
+def pack(value: CarrierRates) -> bytes:
+    """The answer as bytes; :func:`unpack` gives back an equal CarrierRates."""
+    carrier, currency = STRINGS.index(value.carrier_code), STRINGS.index(value.currency)
+    rates = [_pack_rate(rate) for rate in value.rates]
+    if (carrier is None or currency is None or None in rates or len(rates) > 0xFFFF
+            or value.quoted_at.tzinfo is None):
+        return _JSON + codec.dumps(value).encode()
+    micros = (value.quoted_at - _EPOCH) // timedelta(microseconds=1)  # exact, unlike a float
+    header = _HEADER.pack(_PACKED, micros, carrier, currency, len(rates))
+    return header + b"".join(rates)
+
+
+def _money(coefficient: int, exponent: int) -> Decimal:
+    return Decimal(coefficient).scaleb(exponent)
+
+
+def unpack(data: bytes) -> CarrierRates:
+    if data[:1] == _JSON:
+        return codec.loads(data[1:])
+    _, quoted_at, carrier, currency, count = _HEADER.unpack_from(data)
+    rates = []
+    for n in range(count):
+        c, code, name, s_coef, s_exp, o_coef, o_exp, days, date = _RATE.unpack_from(
+            data, _HEADER.size + n * _RATE.size)
+        rates.append(Rate(carrier_code=STRINGS.value(c), service_code=STRINGS.value(code),
+                          service_name=STRINGS.value(name),
+                          shipment_cost=_money(s_coef, s_exp), other_cost=_money(o_coef, o_exp),
+                          delivery_days=None if days == NO_DAYS else days,
+                          estimated_delivery_date=STRINGS.value(date)))
+    return CarrierRates(carrier_code=STRINGS.value(carrier), rates=tuple(rates),
+                        quoted_at=_EPOCH + timedelta(microseconds=quoted_at),
+                        currency=STRINGS.value(currency))
