@@ -136,6 +136,11 @@ class Settings:
     cin7_username: str | None = setting(None, text, "Cin7 Omni API username", secret=True)
     cin7_api_key: Secret | None = setting(None, secret_text, "Cin7 Omni API key", secret=True)
     cin7_base_url: str = setting("https://api.cin7.com/api", http_url, "Cin7 Omni API base URL")
+    # Third-party sources agree on 3/s, 60/min, 5,000/day per API connection; Cin7's own
+    # paragraph could not be read, so an account that differs can say so.
+    cin7_requests_per_second: int = setting(3, integer(1), "Cin7 calls a second (per connection)")
+    cin7_requests_per_minute: int = setting(60, integer(1), "Cin7 calls a minute")
+    cin7_requests_per_day: int = setting(5000, integer(1), "Cin7 calls a day")
     store_username: str | None = setting(None, text, "Custom Store username", secret=True)
     store_password: tuple[Secret, ...] = setting(
         (), secret_list, "Custom Store password; a comma list accepts each (rotation)", secret=True)

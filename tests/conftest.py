@@ -75,11 +75,11 @@ def pytest_collection_modifyitems(config, items):
 
 #: the files that take longest (time make test --junitxml, 2026-12-07), longest first
 LONGEST_FILES = {name: rank for rank, name in enumerate((
-    "test_delivery.py", "test_custom_store_export.py", "test_export_paging_workers.py",
-    "test_process_kills.py", "test_auto_freight.py", "test_shipnotify.py",
-    "test_shop_cli.py", "test_auto_freight_rules.py", "test_auto_freight_budgets.py",
-    "test_secret_hygiene.py", "test_export_windows.py", "test_ui_browser.py",
-    "test_nginx_proxy.py"))}
+    "test_shop_cli.py", "test_custom_store_export.py", "test_delivery.py",
+    "test_secret_hygiene.py", "test_auto_freight_budgets.py", "test_ui_browser.py",
+    "test_shipnotify.py", "test_nginx_proxy.py", "test_sandbox.py", "test_cli.py",
+    "test_bulkhead.py", "test_notice_confinement.py", "test_freight.py",
+    "test_process_kills.py", "test_eligibility_api.py"))}
 
 
 @pytest.hookimpl(optionalhook=True)

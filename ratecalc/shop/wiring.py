@@ -26,7 +26,7 @@ from ratecalc.shop.notices.orders import NoticeOrders
 from ratecalc.shop.notices.worker import DeliveryWorker
 from ratecalc.shop.store.lazy import ReconnectingStore
 from ratecalc.shop.store.records import StoreError
-from ratecalc.upstream.cin7.client import CIN7_WINDOWS, DAILY_CALLS, DAY, Cin7Client
+from ratecalc.upstream.cin7.client import DAY, Cin7Client
 from ratecalc.upstream.cin7.records import ORDER_BY_ID, SalesOrder
 from ratecalc.upstream.errors import UpstreamError
 from ratecalc.upstream.limits.budget import ChainedLimiter, WindowLimiter
@@ -94,7 +94,8 @@ def cin7_limiter(settings: Settings):
     """Cin7's limits are per API connection, so every process must share them: through
     Redis when configured; otherwise each of the RATECALC_WORKERS processes takes its
     share (and so does the fallback while Redis is down)."""
-    share = [(max(1, limit // settings.workers), seconds) for limit, seconds in CIN7_WINDOWS]
+    windows = cin7_windows(settings)
+    share = [(max(1, limit // settings.workers), seconds) for limit, seconds in windows]
     local = WindowLimiter(share)
     if not settings.redis_url:
         return local
@@ -103,14 +104,20 @@ def cin7_limiter(settings: Settings):
     from ratecalc.upstream.limits.redis_cin7 import RedisWindowLimiter
 
     connection = account_fingerprint("cin7", settings.cin7_base_url, settings.cin7_username)
-    return RedisWindowLimiter(connect(settings.redis_url.reveal()), connection, CIN7_WINDOWS,
+    return RedisWindowLimiter(connect(settings.redis_url.reveal()), connection, windows,
                               fallback=local)
+
+
+def cin7_windows(settings: Settings) -> list[tuple[int, float]]:
+    """Cin7's call limits as (calls, seconds) windows: RATECALC_CIN7_REQUESTS_PER_*."""
+    return [(settings.cin7_requests_per_second, 1.0), (settings.cin7_requests_per_minute, 60.0),
+            (settings.cin7_requests_per_day, DAY)]
 
 
 def export_budget(settings: Settings):
     """The export's share of Cin7's daily calls (RATECALC_EXPORT_MAX_CIN7_SHARE), shared
     by every process through Redis when configured, else split between the workers."""
-    share = max(1, int(round(DAILY_CALLS * settings.export_max_cin7_share, 6)))
+    share = max(1, int(round(settings.cin7_requests_per_day * settings.export_max_cin7_share, 6)))
     local = WindowLimiter([(max(1, share // settings.workers), DAY)])
     if not settings.redis_url:
         return local

@@ -15,7 +15,6 @@ from ratecalc.shop.store.records import StoreError
 from ratecalc.ui import sources, words
 from ratecalc.ui.samples import metric_value, sparkline
 from ratecalc.ui.views import bp, page, services, shop, ui
-from ratecalc.upstream.cin7.client import CIN7_WINDOWS
 
 REFRESH_SECONDS = 15
 
@@ -48,8 +47,8 @@ def cin7_budget() -> dict | None:
     found = shop()
     if found is None:
         return None
-    day_limit = max(limit for limit, _ in CIN7_WINDOWS)
-    return {"remaining": found.cin7.daily_remaining(), "limit": day_limit}
+    return {"remaining": found.cin7.daily_remaining(),
+            "limit": found.settings.cin7_requests_per_day}
 
 
 def outbox() -> dict | None:

@@ -16,7 +16,7 @@ import requests
 from ratecalc.shop.store.engines import open_store
 from tests import support
 from tests.conftest import TOKEN, base_env
-from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.shop.conftest import STORE_PASSWORD, STORE_USER, UNPACED_CIN7
 from tests.support import free_port, kill, record_arrivals, wait_until
 
 pytestmark = pytest.mark.slow
@@ -32,6 +32,7 @@ def env_for(shipstation, cin7, database_url: str, **extra) -> dict:
         "RATECALC_CIN7_API_KEY": "demo-api-key", "RATECALC_STORE_USERNAME": STORE_USER,
         "RATECALC_STORE_PASSWORD": STORE_PASSWORD, "RATECALC_DATABASE_URL": database_url,
         "RATECALC_CIN7_BRANCH_IDS": "1,2", "RATECALC_DELIVERY_LEASE_SECONDS": "2",
+        **{f"RATECALC_{k}": v for k, v in UNPACED_CIN7.items()},
     })
     env.update({f"RATECALC_{k}": v for k, v in extra.items()})
     return env

@@ -18,7 +18,12 @@ from lxml import etree
 from ratecalc.simulators.cin7 import data as cin7_data
 from ratecalc.simulators.cin7.app import Cin7Simulator
 from ratecalc.simulators.server import ServerThread
-from tests.shop.conftest import STORE_PASSWORD, STORE_USER, fresh_postgres_schema
+from tests.shop.conftest import (
+    STORE_PASSWORD,
+    STORE_USER,
+    UNPACED_CIN7,
+    fresh_postgres_schema,
+)
 from tests.support.xsd import validate
 
 pytestmark = pytest.mark.slow
@@ -60,7 +65,7 @@ def test_three_workers_page_a_250_order_window_exactly_once(gunicorn, cin7_order
                           CIN7_BASE_URL=sim.url, CIN7_USERNAME="demo-user",
                           CIN7_API_KEY="demo-api-key", STORE_USERNAME=STORE_USER,
                           STORE_PASSWORD=STORE_PASSWORD, CIN7_BRANCH_IDS="1,2",
-                          DELIVERY_WORKER="off", EXPORT_PAGE_SIZE="100")
+                          DELIVERY_WORKER="off", EXPORT_PAGE_SIZE="100", **UNPACED_CIN7)
         expected = sorted(sim.orders)
         pages = 3
         outcomes = []

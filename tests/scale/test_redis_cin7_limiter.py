@@ -9,9 +9,10 @@ import uuid
 import pytest
 
 from ratecalc.redis_guard import connect
+from ratecalc.shop.wiring import cin7_limiter
 from ratecalc.simulators.cin7.app import Cin7Simulator
 from ratecalc.simulators.server import ServerThread
-from ratecalc.upstream.cin7.client import Cin7Client
+from ratecalc.upstream.cin7.client import DAY, Cin7Client
 from ratecalc.upstream.limits.budget import BudgetExhausted, WindowLimiter
 from ratecalc.upstream.limits.redis_cin7 import RedisWindowLimiter
 from ratecalc.upstream.transport import Deadline
@@ -66,3 +67,14 @@ def test_cin7_limiter_falls_back_when_redis_is_down():
     down.release()
     with pytest.raises(BudgetExhausted):
         down.acquire(Deadline(0.2))  # the in-process windows decide
+
+
+def test_with_redis_every_process_shares_the_whole_limits(make_settings, redis_url):
+    settings = make_settings(CIN7_USERNAME="demo-user", CIN7_API_KEY="demo-api-key",
+                             CIN7_REQUESTS_PER_SECOND="10", CIN7_REQUESTS_PER_DAY="20000",
+                             WORKERS="2", REDIS_URL=redis_url,
+                             CIN7_BASE_URL=f"http://127.0.0.1:1/{uuid.uuid4().hex}")
+    limiter = cin7_limiter(settings)
+    assert isinstance(limiter, RedisWindowLimiter)
+    assert limiter.windows == [(10, 1.0), (60, 60.0), (20000, DAY)]
+    assert limiter.remaining(DAY) == 20000

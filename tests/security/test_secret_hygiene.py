@@ -46,6 +46,7 @@ from ratecalc.simulators.cin7.app import Cin7Simulator
 from ratecalc.simulators.server import ServerThread
 from ratecalc.simulators.shipstation.app import ShipStationSimulator
 from tests import support
+from tests.shop.conftest import UNPACED_CIN7
 from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
@@ -328,6 +329,7 @@ def session(tmp_path_factory, postgres, redis_engine):
         "RATECALC_CIN7_USERNAME": CIN7_USER,
         "RATECALC_CIN7_API_KEY": S["cin7_api_key"],
         "RATECALC_CIN7_BRANCH_IDS": "1,2",
+        **{f"RATECALC_{k}": v for k, v in UNPACED_CIN7.items()},
         "RATECALC_STORE_USERNAME": STORE_USER,
         "RATECALC_STORE_PASSWORD_FILE": str(password_file),
         "RATECALC_METRICS_TOKEN": S["metrics_token"],

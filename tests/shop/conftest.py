@@ -92,10 +92,16 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path}/shop.sqlite3"
 
 
+#: Cin7's limits for ratecalc's own client-side pacing, where a test is not about them.
+#: The simulators' limits are off too; tests of pacing keep Cin7's real 3/s and 60/min.
+UNPACED_CIN7 = {"CIN7_REQUESTS_PER_SECOND": "1000", "CIN7_REQUESTS_PER_MINUTE": "60000"}
+
+
 @pytest.fixture
 def shop_env(cin7):
     def env(database_url: str, **extra) -> dict:
         values = {
+            **UNPACED_CIN7,
             "CIN7_BASE_URL": cin7.url,
             "CIN7_USERNAME": "demo-user",
             "CIN7_API_KEY": "demo-api-key",

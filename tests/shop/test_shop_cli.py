@@ -22,7 +22,7 @@ from ratecalc.shop.store.schema import MIGRATIONS
 from ratecalc.upstream.cin7.client import Cin7Client
 from ratecalc.upstream.limits.budget import WindowLimiter
 from tests.conftest import base_env
-from tests.shop.conftest import STORE_PASSWORD, STORE_USER
+from tests.shop.conftest import STORE_PASSWORD, STORE_USER, UNPACED_CIN7
 from tests.support.custom_store_poller import CustomStorePoller
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +52,7 @@ def run(shipstation, cin7, db_url, tmp_path):
             "RATECALC_CIN7_BRANCH_IDS": "1,2",
             "RATECALC_DELIVERY_WORKER": "off",
             "RATECALC_DATA_DIR": str(tmp_path / "var"),
+            **{f"RATECALC_{k}": v for k, v in UNPACED_CIN7.items()},
         })
         for key, value in env.items():
             name = key if key.startswith("RATECALC_") else f"RATECALC_{key}"
