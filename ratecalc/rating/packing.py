@@ -13,6 +13,8 @@ one costs microseconds, far less than the request around it.
   repeat across answers; each is stored once in a process-wide table and
   referred to by its index. The table is bounded; once full, answers with new
   strings are packed as JSON, so no input can grow it without limit.
+* :func:`pack_portable` is the same packing with the answer's own strings carried
+  inside it (about 60 bytes more per service), for Redis, which every process reads.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ _HEADER = struct.Struct("<cqHHH")  # tag, quoted_at (epoch µs), carrier, curren
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # carrier, service code, service name, (coefficient, exponent) x 2 costs, days, date
 _RATE = struct.Struct("<HHHqbqbhH")
-_PACKED, _JSON = b"P", b"J"
+_PACKED, _JSON, _PORTABLE = b"P", b"J", b"S"
+_LENGTH = struct.Struct("<H")
 _LIMIT = 2**63 - 1
 
 
@@ -82,8 +85,8 @@ def _exact(amount: Decimal) -> tuple[int, int] | None:
     return coefficient, exponent
 
 
-def _pack_rate(rate: Rate) -> bytes | None:
-    indexes = [STRINGS.index(v) for v in (rate.carrier_code, rate.service_code,
+def _pack_rate(rate: Rate, strings: _Strings) -> bytes | None:
+    indexes = [strings.index(v) for v in (rate.carrier_code, rate.service_code,
                                           rate.service_name, rate.estimated_delivery_date)]
     shipment, other = _exact(rate.shipment_cost), _exact(rate.other_cost)
     days = NO_DAYS if rate.delivery_days is None else rate.delivery_days
@@ -93,10 +96,11 @@ def _pack_rate(rate: Rate) -> bytes | None:
     return _RATE.pack(carrier, code, name, *shipment, *other, days, date)
 
 
-def pack(value: CarrierRates) -> bytes:
+def pack(value: CarrierRates, strings: _Strings | None = None) -> bytes:
     """The answer as bytes; :func:`unpack` gives back an equal CarrierRates."""
-    carrier, currency = STRINGS.index(value.carrier_code), STRINGS.index(value.currency)
-    rates = [_pack_rate(rate) for rate in value.rates]
+    strings = STRINGS if strings is None else strings
+    carrier, currency = strings.index(value.carrier_code), strings.index(value.currency)
+    rates = [_pack_rate(rate, strings) for rate in value.rates]
     if (carrier is None or currency is None or None in rates or len(rates) > 0xFFFF
             or value.quoted_at.tzinfo is None):
         return _JSON + codec.dumps(value).encode()
@@ -105,23 +109,54 @@ def pack(value: CarrierRates) -> bytes:
     return header + b"".join(rates)
 
 
+def pack_portable(value: CarrierRates) -> bytes:
+    """The answer as bytes that any process can unpack: its strings travel with it."""
+    own = _Strings(limit=0xFFFF - 1)  # below NONE
+    body = pack(value, own)
+    if body[:1] == _JSON:
+        return body
+    texts = [text.encode() for text in own._values]
+    return b"".join([_PORTABLE, _LENGTH.pack(len(texts)),
+                     *(_LENGTH.pack(len(t)) + t for t in texts), body])
+
+
 def _money(coefficient: int, exponent: int) -> Decimal:
     return Decimal(coefficient).scaleb(exponent)
+
+
+def _portable_strings(data: bytes) -> tuple[list[str], int]:
+    """The strings a portable packing carries, and where its packed body starts."""
+    (count,), offset = _LENGTH.unpack_from(data, 1), 1 + _LENGTH.size
+    texts = []
+    for _ in range(count):
+        (length,) = _LENGTH.unpack_from(data, offset)
+        offset += _LENGTH.size
+        texts.append(data[offset:offset + length].decode())
+        offset += length
+    return texts, offset
 
 
 def unpack(data: bytes) -> CarrierRates:
     if data[:1] == _JSON:
         return codec.loads(data[1:])
-    _, quoted_at, carrier, currency, count = _HEADER.unpack_from(data)
+    value, offset = STRINGS.value, 0
+    if data[:1] == _PORTABLE:
+        texts, offset = _portable_strings(data)
+        value = texts.__getitem__
+    _, quoted_at, carrier, currency, count = _HEADER.unpack_from(data, offset)
+
+    def text(index: int) -> str | None:
+        return None if index == NONE else value(index)
+
     rates = []
     for n in range(count):
         c, code, name, s_coef, s_exp, o_coef, o_exp, days, date = _RATE.unpack_from(
-            data, _HEADER.size + n * _RATE.size)
-        rates.append(Rate(carrier_code=STRINGS.value(c), service_code=STRINGS.value(code),
-                          service_name=STRINGS.value(name),
+            data, offset + _HEADER.size + n * _RATE.size)
+        rates.append(Rate(carrier_code=text(c), service_code=text(code),
+                          service_name=text(name),
                           shipment_cost=_money(s_coef, s_exp), other_cost=_money(o_coef, o_exp),
                           delivery_days=None if days == NO_DAYS else days,
-                          estimated_delivery_date=STRINGS.value(date)))
-    return CarrierRates(carrier_code=STRINGS.value(carrier), rates=tuple(rates),
+                          estimated_delivery_date=text(date)))
+    return CarrierRates(carrier_code=text(carrier), rates=tuple(rates),
                         quoted_at=_EPOCH + timedelta(microseconds=quoted_at),
-                        currency=STRINGS.value(currency))
+                        currency=text(currency))

@@ -26,7 +26,7 @@ import uuid
 from cachetools import LRUCache
 
 from ratecalc.model import CarrierRates
-from ratecalc.rating import codec
+from ratecalc.rating import codec, packing
 from ratecalc.rating.cache import Flight, MemoryQuoteCache, SingleFlight
 from ratecalc.redis_guard import PREFIX, RedisGuard
 from ratecalc.upstream.errors import UpstreamError
@@ -48,8 +48,9 @@ class RedisQuoteCache:
         self.guard = guard
         self.ttl_ms = max(1, int(ttl_seconds * 1000))
         self.fallback = fallback
-        self.prefix = f"{PREFIX}{namespace}:"
-        # Entries are JSON (codec): packing's string table is per process, Redis is not.
+        # Entries are packed as in process, with their own strings (packing.pack_portable).
+        # ":p:" keeps them apart from the JSON entries that earlier versions wrote.
+        self.prefix = f"{PREFIX}{namespace}:p:"
         self._decoded_kept: LRUCache = LRUCache(maxsize=self.DECODED_KEPT)
         self._decoded_lock = threading.Lock()
 
@@ -65,7 +66,7 @@ class RedisQuoteCache:
             known = self._decoded_kept.get(key)
         if known is not None and known[0] == raw:
             return known[1]
-        value = codec.loads(raw)
+        value = packing.unpack(raw)
         with self._decoded_lock:
             self._decoded_kept[key] = (raw, value)
         return value
@@ -88,7 +89,7 @@ class RedisQuoteCache:
 
     def set(self, key: str, value: CarrierRates) -> None:
         self.guard.run("cache", lambda: self.guard.client.set(
-            self.prefix + key, codec.dumps(value), px=self.ttl_ms),
+            self.prefix + key, packing.pack_portable(value), px=self.ttl_ms),
             lambda: self.fallback.set(key, value))
 
 

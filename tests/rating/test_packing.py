@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ratecalc.model import CarrierRates, Rate
-from ratecalc.rating import packing
-from ratecalc.rating.packing import pack, unpack
+from ratecalc.rating import codec, packing
+from ratecalc.rating.packing import pack, pack_portable, unpack
 
 money = st.decimals(allow_nan=False, allow_infinity=False, places=None,
                     min_value=Decimal("-1e6"), max_value=Decimal("1e6"))
@@ -29,9 +30,10 @@ def answer(draw):
         draw(st.none() | st.sampled_from(["USD", "CAD"])))
 
 
-@given(answer())
-def test_every_answer_round_trips_exactly(value):
-    back = unpack(pack(value))
+@pytest.mark.parametrize("packer", [pack, pack_portable])
+@given(value=answer())
+def test_every_answer_round_trips_exactly(packer, value):
+    back = unpack(packer(value))
     assert back == value
     # Decimal equality ignores trailing zeros; the text must not change either.
     assert [(str(r.shipment_cost), str(r.other_cost)) for r in back.rates] == \
@@ -61,3 +63,18 @@ def test_a_full_string_table_falls_back_to_json(monkeypatch):
     packed = pack(value)
     assert packed[:1] == b"J"
     assert unpack(packed) == value
+
+
+def test_a_portable_packing_unpacks_in_another_process(monkeypatch):
+    value = fedex(3)
+    packed = pack_portable(value)
+    assert packed[:1] == b"S"
+    monkeypatch.setattr(packing, "STRINGS", packing._Strings())  # a process that never saw it
+    assert unpack(packed) == value
+    assert unpack(pack(value)) == value  # and it packs its own way as before
+
+
+def test_a_portable_packing_is_a_fraction_of_the_json():
+    value = fedex()
+    assert len(pack_portable(value)) <= len(pack(value)) + 5 * 40 + 30
+    assert len(pack_portable(value)) * 2 < len(codec.dumps(value).encode())

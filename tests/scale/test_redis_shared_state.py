@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 
+from ratecalc.model import CarrierRates, Rate
+from ratecalc.rating import codec, packing
+from ratecalc.rating.cache import MemoryQuoteCache
+from ratecalc.rating.redis_state import RedisQuoteCache
+from ratecalc.redis_guard import connect
 from tests.conftest import DC_REQUEST
 
 GETRATES = "/shipments/getrates"
@@ -96,3 +104,22 @@ def test_a_cached_quote_looks_up_every_carrier_in_one_round_trip(make_api, ships
     lookups = [c for c in seen if c.split()[0].upper() in ("GET", "MGET")]
     assert len(lookups) == 1 and lookups[0].upper().startswith("MGET"), seen
     assert lookups[0].count(":q:") == 3
+
+
+def test_redis_entries_are_portable_packed_bytes(redis_url, monkeypatch):
+    """Redis holds the packed form with its own strings, so a process whose string table
+    never saw the answer (another worker, another replica) reads it exactly."""
+    guard = connect(redis_url)
+    namespace = f"t{uuid.uuid4().hex[:8]}"
+    writer = RedisQuoteCache(guard, 60, MemoryQuoteCache(10, 60), namespace=namespace)
+    value = CarrierRates("fedex", tuple(
+        Rate("fedex", f"fedex_{k}", f"FedEx Service {k}", Decimal("12.30"), Decimal("0"), 3,
+             "2026-12-09") for k in range(5)), datetime.now(UTC), "USD")
+    writer.set("k1", value)
+    raw = guard.client.get(f"ratecalc:{namespace}:p:k1")
+    assert raw[:1] == b"S" and len(raw) * 2 < len(codec.dumps(value).encode())
+    monkeypatch.setattr(packing, "STRINGS", packing._Strings())  # another process's table
+    reader = RedisQuoteCache(guard, 60, MemoryQuoteCache(10, 60), namespace=namespace)
+    [back, missing] = reader.get_many(["k1", "k2"])
+    assert back == value and missing is None
+    assert [str(r.shipment_cost) for r in back.rates] == ["12.30"] * 5
