@@ -78,3 +78,11 @@ def test_a_portable_packing_is_a_fraction_of_the_json():
     value = fedex()
     assert len(pack_portable(value)) <= len(pack(value)) + 5 * 40 + 30
     assert len(pack_portable(value)) * 2 < len(codec.dumps(value).encode())
+
+
+def test_a_string_beyond_a_two_byte_length_travels_as_json():
+    value = CarrierRates("ups", (Rate("ups", "ups_ground", "U" * 70_000, Decimal("9.10"),
+                                      Decimal("0")),), datetime.now(UTC), "USD")
+    packed = pack_portable(value)
+    assert packed[:1] == b"J"
+    assert unpack(packed) == value
