@@ -25,6 +25,8 @@ class Config:
     def __init__(self):
         #: seconds of load per throughput series (figure 1)
         self.seconds = _number("BENCH_SECONDS", 10)
+        #: figure 1: rounds of ABBA those seconds are split over
+        self.rounds = _int("BENCH_ROUNDS", 3)
         #: sequential samples per latency series (figures 2 and 3)
         self.latency_samples = _int("BENCH_LATENCY_SAMPLES", 40)
         #: added latency of every simulated ShipStation call

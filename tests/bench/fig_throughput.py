@@ -1,8 +1,9 @@
 """Figure 1: cached-quote throughput of ratecalc ÷ a bare Flask app, same gunicorn settings.
 
 Both answer the same bytes (the bare app replays a captured ratecalc answer). The
-series run ABBA (bare, ratecalc, ratecalc, bare) so a drift in the machine's speed
-cancels out, and the generator's own ceiling is measured against a trivial server.
+series run in ``BENCH_ROUNDS`` rounds of ABBA (bare, ratecalc, ratecalc, bare) so a
+drift in the machine's speed cancels out, and the generator's own ceiling is
+measured against a trivial server.
 
 Three load shapes, each its own ratio measured side by side:
 
@@ -49,13 +50,20 @@ def _cached(ratecalc, body) -> requests.Response:
     return again
 
 
+def series_seconds(config) -> float:
+    """Each server's ``BENCH_SECONDS`` split over ``BENCH_ROUNDS`` ABBA rounds (2 series a
+    round), at least 2 s a series: short series alternated often cancel more of this
+    machine's drift than two long ones (rates moved by a quarter between two 5 s series)."""
+    return max(2.0, config.seconds / (2 * config.rounds))
+
+
 def _abba(bench, bare, ratecalc, request, connections: int) -> dict:
-    half = bench.config.seconds / 2
+    half = series_seconds(bench.config)
     for url in (bare.url, ratecalc.url):  # warm up (caches, pools, keep-alive)
         load.rate(bench.config, url, request, seconds=2, connections=connections)
     upstream_before = len(bench.upstream_calls(GETRATES))
     runs = {"bare": [], "ratecalc": []}
-    for name in ("bare", "ratecalc", "ratecalc", "bare"):
+    for name in ("bare", "ratecalc", "ratecalc", "bare") * bench.config.rounds:
         url = bare.url if name == "bare" else ratecalc.url
         runs[name].append(load.rate(bench.config, url, request, seconds=half,
                                     connections=connections))
@@ -73,7 +81,8 @@ def _figure(fid: str, name: str, shape: dict, target: float | None, what: str,
              f"upstream calls during the runs) vs bare Flask {rps['bare']:,.0f} req/s; "
              f"{what}; same {answer_bytes} B answer, 3 carriers; gunicorn gthread "
              f"{config.workers}w x {config.threads}t; {connections} connections; "
-             f"{config.seconds:g} s each (ABBA); errors/non-2xx {shape['bad']}.{extra}")
+             f"{config.rounds} rounds of ABBA, {series_seconds(config):g} s a series; "
+             f"errors/non-2xx {shape['bad']}.{extra}")
     passed = None if target is None else shape["ratio"] >= target and shape["valid"]
     return Figure(fid, name, shape["ratio"], f">= {target}" if target else "beside 1",
                   passed, notes,
