@@ -290,6 +290,34 @@ def test_unused_reserved_budget_is_given_back(clock):
     b.reserve(3, now_deadline(clock))  # so another 3-carrier quote fits at once
 
 
+def test_budget_given_back_after_a_429_does_not_undo_the_wait(clock):
+    from ratecalc.upstream.limits.budget import reserved
+
+    b = budget(clock, per_window=40)
+    call(b, clock, headers(limit=40, remaining=30, reset=10))
+    reservation = b.reserve(3, now_deadline(clock))
+    reserved(reservation, b.acquire, now_deadline(clock))  # one carrier called: a 429
+    b.settle(headers(limit=40, remaining=0, reset=20), throttled=True, retry_after=20)
+    reservation.give_back()  # the other two never called
+    assert exhausted(b, clock) == pytest.approx(20 + RESET_MARGIN_SECONDS)
+
+
+def test_an_unsent_call_after_a_429_does_not_undo_the_wait(clock):
+    b = budget(clock, per_window=40)
+    call(b, clock, headers(limit=40, remaining=30, reset=10))
+    b.acquire(now_deadline(clock))  # this thread's call: it will never be sent
+
+    def throttled_elsewhere():  # a parallel call, answered 429
+        b.acquire(now_deadline(clock))
+        b.settle(headers(limit=40, remaining=0, reset=20), throttled=True, retry_after=20)
+
+    other = threading.Thread(target=throttled_elsewhere)
+    other.start()
+    other.join(5)
+    b.settle(None, unsent=True)
+    assert exhausted(b, clock) == pytest.approx(20 + RESET_MARGIN_SECONDS)
+
+
 def test_a_reservation_waits_for_the_window_within_its_deadline():
     started = time.monotonic()
     from ratecalc.upstream.limits.budget import reserved

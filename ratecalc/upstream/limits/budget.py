@@ -146,11 +146,18 @@ class CallBudget:
             for sent_at in reservation.left:
                 if sent_at in self._sent:
                     self._sent.remove(sent_at)
-                if self._remaining is not None:
-                    self._remaining += 1
+                self._count_back()
             self._reserved_out -= len(reservation.left)
             reservation.left.clear()
             self._cond.notify_all()
+
+    def _count_back(self) -> None:
+        """A call never made gives its share of the upstream's Remaining back, but not
+        after a 429 (Remaining 0 until the reset): that would undo the throttle. A quote
+        that itself took Remaining to 0 then waits for the reset too: the safe side, as
+        the Redis budget does."""
+        if self._remaining is not None and self._remaining > 0:
+            self._remaining += 1
 
     def acquire(self, deadline) -> None:
         """Wait for budget for one call, or raise :class:`BudgetExhausted`."""
@@ -222,8 +229,7 @@ class CallBudget:
             elif self._inflight_sent:
                 self._inflight_sent.pop(0)
             if unsent:
-                if self._remaining is not None:
-                    self._remaining += 1
+                self._count_back()
                 if sent_at is not None and sent_at in self._sent:
                     self._sent.remove(sent_at)
             parsed = rate_limit_headers(headers)
