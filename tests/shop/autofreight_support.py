@@ -40,3 +40,9 @@ def history(api, order_id) -> list[dict]:
     response = api.get(f"/v1/orders/{order_id}/freight/history")
     assert response.status_code == 200, response.text
     return response.json()["history"]
+
+
+def start(shop_api, **env):
+    """A shop API with auto-freight on and its worker driven by the test (``run_once``)."""
+    api = shop_api(**{"AUTO_FREIGHT": "on", "FREIGHT_WORKER": "off", **env})
+    return api, api.shop.freight_worker

@@ -11,19 +11,12 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from tests.shop.autofreight_support import freight_puts, history, no_freight, put
+from tests.shop.autofreight_support import freight_puts, history, no_freight, put, start
 from tests.support import wait_until
 
 NZ = 1001  # eligible_nz: 2 x MCT-BLK-M (0.22) + 1 x CPO-WHT (1.35), Auckland
 US = 1003  # eligible_etd_only: 1 x 7.8, Austin TX
 GIFT = 1002  # eligible_us_gift: its gift-wrap line has no weight
-
-
-def start(shop_api, **env):
-    values = {"AUTO_FREIGHT": "on", "FREIGHT_WORKER": "off"}
-    values.update(env)
-    api = shop_api(**values)
-    return api, api.shop.freight_worker
 
 
 def dry_run_quote(api, order_id):

@@ -12,17 +12,10 @@ from ratecalc.settings import Settings
 from ratecalc.shop.autofreight.budgets import ShipStationShare
 from ratecalc.shop.autofreight.worker import shipstation_share
 from tests.conftest import DC_REQUEST
-from tests.shop.autofreight_support import freight_puts, no_freight
+from tests.shop.autofreight_support import freight_puts, no_freight, start
 from tests.support import wait_until
 
 PRICEABLE = (1001, 1003, 1004, 1005, 1009, 1010)
-
-
-def start(shop_api, **env):
-    values = {"AUTO_FREIGHT": "on", "FREIGHT_WORKER": "off"}
-    values.update(env)
-    api = shop_api(**values)
-    return api, api.shop.freight_worker
 
 
 @pytest.mark.parametrize(("env", "share"), [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from tests.shop import autofreight_support
 from tests.shop.autofreight_support import freight_puts, history, no_freight
 from tests.shop.test_custom_store_export import export_ok, exported_ids
 
@@ -16,12 +17,9 @@ SKIPS = {1006: "void", 1013: "cancelled", 1012: "dispatched", 1007: "stage",
          1014: "stage", 1018: "stage"}
 
 
-def start(shop_api, **env):
-    values = {"AUTO_FREIGHT": "on", "FREIGHT_WORKER": "off",
-              "SHIPSTATION_REQUESTS_PER_MINUTE": "2000"}
-    values.update(env)
-    api = shop_api(**values)
-    return api, api.shop.freight_worker
+def start(shop_api, **env):  # ShipStation's minute is not what these tests are about
+    return autofreight_support.start(shop_api, **{"SHIPSTATION_REQUESTS_PER_MINUTE": "2000",
+                                                  **env})
 
 
 def test_each_skip_has_its_reason(shop_api, cin7):

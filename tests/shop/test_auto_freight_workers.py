@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import psycopg
 
+from tests.shop import autofreight_support
 from tests.shop.autofreight_support import freight_puts, history, no_freight
 from tests.support import wait_until
 
 PRICEABLE = (1001, 1003, 1004, 1005, 1009, 1010, 1015, 1016, 1017)
 
 
-def start(shop_api, **env):
-    values = {"AUTO_FREIGHT": "on", "FREIGHT_WORKER": "off",
-              "SHIPSTATION_REQUESTS_PER_MINUTE": "2000"}
-    values.update(env)
-    api = shop_api(**values)
-    return api, api.shop.freight_worker
+def start(shop_api, **env):  # ShipStation's minute is not what these tests are about
+    return autofreight_support.start(shop_api, **{"SHIPSTATION_REQUESTS_PER_MINUTE": "2000",
+                                                  **env})
 
 
 def test_two_workers_never_price_one_order_twice(shop_api, cin7):
