@@ -14,7 +14,7 @@ from ratecalc.app.services import Services, build_services
 from ratecalc.logs import configure_logging
 from ratecalc.settings import Settings
 from ratecalc.web.errors import register_error_handlers
-from ratecalc.web.hooks import API_HEADERS, run_response_hooks
+from ratecalc.web.hooks import API_HEADERS, hooked, run_response_hooks
 from ratecalc.web.paths import CONVERTERS
 
 log = logging.getLogger("ratecalc.access")
@@ -59,7 +59,19 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     register_error_handlers(app)
     register_request_hooks(app)
     register_blueprints(app)
+    register_cached_quote_door(app)
     return app
+
+
+def register_cached_quote_door(app: Flask) -> None:
+    """Repeated quotes are answered before Flask (``rating/hits.py``), unless something
+    must see every quote answer: a response hook on its path, or the DEBUG access line."""
+    from ratecalc.rating.hits import PATH, CachedQuoteDoor
+
+    if log.isEnabledFor(logging.DEBUG) or hooked(app, PATH):
+        return
+    services = app.extensions["ratecalc"]
+    app.wsgi_app = CachedQuoteDoor(app.wsgi_app, services.rating, services.settings.api_tokens)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -76,6 +76,13 @@ class _Doorkeeper:
 _doorkeeper = _Doorkeeper()
 
 
+def known_request(body: bytes) -> RateRequest | None:
+    """The request validated before for these exact bytes, if the cache still holds it."""
+    with _requests_lock:
+        entry = _requests.get(body)
+    return None if entry is None else entry[1]
+
+
 def validated_body(body: bytes) -> RateRequest:
     """The request for these exact bytes (a frozen value, so it can be shared).
 
@@ -83,10 +90,9 @@ def validated_body(body: bytes) -> RateRequest:
     skips JSON parsing and validation too. A body is kept from its second sighting
     (:class:`_Doorkeeper`). Invalid bodies raise and are not kept.
     """
-    with _requests_lock:
-        entry = _requests.get(body)
-    if entry is not None:
-        return entry[1]
+    known = known_request(body)
+    if known is not None:
+        return known
     try:
         request = schemas.load_rate_request(parse_json(body))
     except InvalidRequest as exc:

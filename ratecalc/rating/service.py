@@ -179,6 +179,25 @@ class RatingService:
             plan.kept = (entries, quote)
         return quote
 
+    def kept_answer(self, request: RateRequest) -> Quote | None:
+        """The quote this very request was last given whole from the cache, while the
+        cache still holds the entries it came from; else None (``quote()`` answers).
+
+        Never calls ShipStation and counts the lookups only when it answers, so the
+        cached-quote door (``rating/hits.py``) can try it first and hand anything else on.
+        """
+        with self._answers_lock:
+            plan = self._plans.get(id(request))
+        if plan is None or plan.request is not request or not plan.static or plan.kept is None:
+            return None
+        entries, quote = plan.kept
+        found = self.cache.get_many(plan.keys)
+        if len(found) != len(entries) or not all(
+                a is b for a, b in zip(found, entries, strict=True)):
+            return None
+        HIT.inc(len(entries))
+        return quote
+
     def _plan(self, request: RateRequest, deadline: Deadline) -> _Plan:
         """The request as sent upstream, checked before any call, with its carriers and
         keys (kept per request: the same request always makes the same shipment)."""

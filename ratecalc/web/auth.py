@@ -15,7 +15,11 @@ from ratecalc.web.errors import ApiError
 
 
 def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
+    return bearer_in(request.headers.get("Authorization", ""))
+
+
+def bearer_in(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, else None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None

@@ -27,3 +27,8 @@ def run_response_hooks(app: Flask, path: str, response: Response) -> Response:
         if path.startswith(prefix):
             response = hook(response) or response
     return response
+
+
+def hooked(app: Flask, path: str) -> bool:
+    """True when a response hook concerns ``path``."""
+    return any(path.startswith(prefix) for prefix, _ in app.extensions.get(KEY, ()))

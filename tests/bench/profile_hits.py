@@ -13,6 +13,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections import Counter
 
 from pyinstrument import Profiler
@@ -22,6 +23,7 @@ from werkzeug.test import EnvironBuilder
 from ratecalc.app.factory import create_app
 from ratecalc.settings import Settings
 from ratecalc.simulators.shipstation.app import create_app as shipstation_app
+from tests.bench.bareapp import bare_app
 from tests.bench.config import CARRIERS, TOKEN
 from tests.bench.quotes import rate_request
 from tests.conftest import base_env
@@ -39,6 +41,22 @@ def layer(file_path: str) -> str:
     return "other (stdlib, C)"
 
 
+def side_by_side(ratecalc, bare, n: int) -> str:
+    """Both apps' time per call outside the profiler, in alternating rounds (drift)."""
+    spent = {"ratecalc": 0.0, "bare": 0.0}
+    for _ in range(4):
+        for name, call in (("bare", bare), ("ratecalc", ratecalc), ("ratecalc", ratecalc),
+                           ("bare", bare)):
+            started = time.perf_counter()
+            for _ in range(n // 16):
+                call()
+            spent[name] += time.perf_counter() - started
+    us = {name: 1e6 * seconds / (8 * (n // 16)) for name, seconds in spent.items()}
+    return (f"outside the profiler, one thread, no socket: ratecalc {us['ratecalc']:.1f} µs "
+            f"vs bare Flask {us['bare']:.1f} µs per cached quote "
+            f"(bare / ratecalc = {us['bare'] / us['ratecalc']:.2f})")
+
+
 def main() -> None:
     requests_n = int(os.environ.get("PROFILE_REQUESTS", "20000"))
     sim = make_server("127.0.0.1", 0, shipstation_app(), threaded=True)
@@ -52,18 +70,21 @@ def main() -> None:
                              headers={"Authorization": f"Bearer {TOKEN}",
                                       "Content-Type": "application/json"}).get_environ()
 
-    def call() -> tuple[str, dict]:
+    def call(wsgi=app) -> tuple[str, dict]:
         seen = {}
 
         def start_response(status, headers, exc_info=None):
             seen["status"], seen["headers"] = status, dict(headers)
 
-        b"".join(app(dict(environ, **{"wsgi.input": io.BytesIO(body)}), start_response))
+        b"".join(wsgi(dict(environ, **{"wsgi.input": io.BytesIO(body)}), start_response))
         return seen["status"], seen["headers"]
 
-    call()
-    status, headers = call()
+    for _ in range(3):  # a miss, a hit that keeps its answer, a hit from the kept answer
+        status, headers = call()
     assert status.startswith("200") and headers.get("X-Cache") == "HIT", (status, headers)
+    bare = bare_app(b"".join(app(dict(environ, **{"wsgi.input": io.BytesIO(body)}),
+                                 lambda *a: None)))
+    print(side_by_side(call, lambda: call(bare), requests_n))
     profiler = Profiler(interval=0.0002)
     profiler.start()
     for _ in range(requests_n):
