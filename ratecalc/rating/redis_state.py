@@ -169,6 +169,12 @@ end
 return 0
 """
 
+# A call taken but never sent (connection refused, no time left): as a give-back, and
+# the probe it may have been is over (the next call may probe again).
+_UNSENT = """
+redis.call('DEL', KEYS[3])
+""" + _GIVE_BACK
+
 _SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -215,6 +221,7 @@ class RedisCallBudget:
         self._settle = guard.client.register_script(_SETTLE)
         self._reserve = guard.client.register_script(_RESERVE)
         self._give_back_script = guard.client.register_script(_GIVE_BACK)
+        self._unsent = guard.client.register_script(_UNSENT)
         self._local = threading.local()
         self._reserved_lock = threading.Lock()  # pool threads pop one reservation's tokens
 
@@ -256,7 +263,7 @@ class RedisCallBudget:
         with self._reserved_lock:
             if not reservation.left:
                 return False
-            reservation.left.pop()
+            self._local.token = reservation.left.pop()
         self._local.via_redis = True  # counted in flight by the reservation already
         return True
 
@@ -283,7 +290,7 @@ class RedisCallBudget:
                 return
             wait_ms = int(wait_ms)
             if wait_ms == 0:
-                self._local.via_redis = True
+                self._local.via_redis, self._local.token = True, token
                 return
             wait = FLIGHT_POLL_SECONDS if wait_ms < 0 else wait_ms / 1000.0
             if wait > deadline.remaining():
@@ -295,6 +302,11 @@ class RedisCallBudget:
         if not getattr(self._local, "via_redis", False):
             return self.fallback.settle(headers, throttled=throttled, retry_after=retry_after,
                                         unsent=unsent)
+        if unsent and headers is None:  # its slot goes back, as in process
+            token = getattr(self._local, "token", None)
+            self.guard.run("budget", lambda: self._unsent(keys=list(self.keys),
+                                                          args=[token or ""]), lambda: None)
+            return None
         parsed = rate_limit_headers(headers)
         limit, remaining, reset = parsed if parsed else ("", 0, 0.0)
         retry_ms = int(1000 * (retry_after if retry_after is not None else (

@@ -193,3 +193,55 @@ def test_redis_down_reserves_from_the_in_process_budget():
     assert len(budget.reserve(1, Deadline(0.05)).left) == 1
     with pytest.raises(BudgetExhausted):
         budget.reserve(1, Deadline(0.05))  # the in-process window of 3 is full
+
+
+def test_a_call_never_sent_gives_its_slot_back_as_in_process(shared):
+    url, client, account = shared
+    budget = make_budget(url, account, per_window=2)
+    learn(budget)  # one slot used; the other is this call's
+    remaining = int(state(client, account)["remaining"])
+    budget.acquire(Deadline(1))
+    assert sent(client, account) == 2
+    budget.settle(None, unsent=True)  # refused before it reached ShipStation
+    assert sent(client, account) == 1
+    assert state(client, account)["inflight"] == "0"
+    assert int(state(client, account)["remaining"]) == remaining
+    other = make_budget(url, account, per_window=2)
+    other.acquire(Deadline(0.05))  # the slot is free at once, for anyone
+
+
+def test_a_reserved_call_never_sent_gives_its_slot_back(shared):
+    url, client, account = shared
+    budget = make_budget(url, account, per_window=4)
+    learn(budget)
+    reservation = budget.reserve(3, Deadline(1))
+
+    def refused() -> None:
+        budget.acquire(Deadline(0.05))
+        budget.settle(None, unsent=True)
+
+    in_pool(reservation, refused, workers=1)
+    reservation.give_back()
+    assert sent(client, account) == 1 and state(client, account)["inflight"] == "0"
+
+
+def test_an_unsent_call_after_a_429_does_not_undo_the_throttle(shared):
+    url, client, account = shared
+    budget = make_budget(url, account, per_window=40)
+    learn(budget)
+    budget.acquire(Deadline(1))  # this thread's call: it will never be sent
+    other = make_budget(url, account, per_window=40)
+
+    def throttled_elsewhere() -> None:  # a parallel call, answered 429
+        other.acquire(Deadline(1))
+        other.settle({**HEADERS, "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": "20"},
+                     throttled=True, retry_after=20)
+
+    thread = threading.Thread(target=throttled_elsewhere)
+    thread.start()
+    thread.join(5)
+    budget.settle(None, unsent=True)
+    assert state(client, account)["remaining"] == "0"
+    with pytest.raises(BudgetExhausted) as info:
+        budget.acquire(Deadline(0.2))
+    assert info.value.retry_after > 15
