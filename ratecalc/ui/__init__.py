@@ -49,7 +49,7 @@ def init_app(app: Flask) -> None:
                     "RATECALC_UI_TOKENS or RATECALC_API_TOKENS")
     from ratecalc.ui import ops, orders, views  # noqa: F401 - their routes join the blueprint
 
-    state = UiState(sessions=Sessions(settings.ui_secret_key, tokens))
+    state = _ui_state(settings, tokens)
     services.extras["ui"] = state
     state.samples.start()
     services.extras.setdefault("closers", []).append(state.samples.stop)
@@ -58,6 +58,19 @@ def init_app(app: Flask) -> None:
     on_response(app, "/shipstation/custom-store", lambda response: _note_export(state, response))
     app.add_url_rule("/", "ui_root", lambda: Response(status=303,
                                                       headers={"Location": "/ui/"}))
+
+
+def _ui_state(settings, tokens) -> UiState:
+    """The login limit and logouts in Redis when configured, so every process shares them."""
+    if not settings.redis_url:
+        return UiState(sessions=Sessions(settings.ui_secret_key, tokens))
+    from ratecalc.redis_guard import connect
+    from ratecalc.ui.shared import RedisEndedSessions, RedisLoginLimiter
+
+    guard = connect(settings.redis_url.reveal())
+    return UiState(sessions=Sessions(settings.ui_secret_key, tokens,
+                                     ended=RedisEndedSessions(guard)),
+                   limiter=RedisLoginLimiter(guard))
 
 
 def _note_export(state: UiState, response: Response) -> Response:

@@ -8,8 +8,8 @@ cookie, and the UI's cookie flags must not depend on app-wide config.
 The cookie holds no credential: a random session id, the CSRF token, when it was
 issued, and an HMAC of the staff token used (keyed by the secret key), so removing
 a token from RATECALC_UI_TOKENS ends the sessions opened with it. Logout deletes
-the cookie and remembers the session id as ended (in this process) until it
-would have expired anyway.
+the cookie and remembers the session id as ended until it would have expired
+anyway: in this process, and with RATECALC_REDIS_URL in every process (``shared.py``).
 """
 
 from __future__ import annotations
@@ -48,14 +48,35 @@ class Session:
         return {"sid": self.sid, "csrf": self.csrf, "iat": self.issued, "staff": self.staff}
 
 
+class EndedSessions:
+    """Logged-out session ids (in this process), each until it would have expired anyway."""
+
+    def __init__(self, clock=time.time):
+        self._clock = clock
+        self._ended: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, sid: str, issued: float) -> None:
+        now = self._clock()
+        with self._lock:
+            self._ended[sid] = issued + SESSION_SECONDS
+            for known, until in list(self._ended.items()):
+                if until < now or len(self._ended) > MAX_TRACKED:
+                    del self._ended[known]
+
+    def __contains__(self, sid: str) -> bool:
+        with self._lock:
+            return sid in self._ended
+
+
 class Sessions:
-    def __init__(self, secret_key: Secret, tokens: tuple[Secret, ...], clock=time.time):
+    def __init__(self, secret_key: Secret, tokens: tuple[Secret, ...], clock=time.time,
+                 ended: EndedSessions | None = None):
         self._serializer = URLSafeTimedSerializer(secret_key.reveal(), salt="ratecalc.ui")
         self._key = secret_key.reveal().encode()
         self._tokens = tokens
         self._clock = clock
-        self._ended: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._ended = ended if ended is not None else EndedSessions(clock)
 
     def fingerprint(self, token: str) -> str:
         return hmac.new(self._key, token.encode("utf-8", "surrogateescape"),
@@ -88,9 +109,8 @@ class Sessions:
             return None
         if self._clock() - session.issued > SESSION_SECONDS:
             return None
-        with self._lock:
-            if session.sid in self._ended:
-                return None
+        if session.sid in self._ended:
+            return None
         if session.staff is not None and not self._staff_still_allowed(session.staff):
             return None
         return session
@@ -102,12 +122,7 @@ class Sessions:
         return allowed
 
     def end(self, session: Session) -> None:
-        now = self._clock()
-        with self._lock:
-            self._ended[session.sid] = session.issued + SESSION_SECONDS
-            for sid, until in list(self._ended.items()):
-                if until < now or len(self._ended) > MAX_TRACKED:
-                    del self._ended[sid]
+        self._ended.add(session.sid, session.issued)
 
 
 def csrf_ok(session: Session | None, submitted: str | None) -> bool:
@@ -117,7 +132,8 @@ def csrf_ok(session: Session | None, submitted: str | None) -> bool:
 
 
 class LoginLimiter:
-    """At most LOGIN_ATTEMPTS_PER_MINUTE login attempts per client address (in this process)."""
+    """At most LOGIN_ATTEMPTS_PER_MINUTE login attempts per client address (in this process;
+    ``shared.RedisLoginLimiter`` holds the same rule for every process)."""
 
     def __init__(self, per_minute: int = LOGIN_ATTEMPTS_PER_MINUTE, clock=time.monotonic):
         self.per_minute = per_minute
