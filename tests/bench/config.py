@@ -43,6 +43,8 @@ class Config:
         self.replay_quotes = _int("BENCH_REPLAY_QUOTES", 10_000)
         #: figure 7: quotes cached before reading the worker's RSS
         self.memory_entries = _int("BENCH_MEMORY_ENTRIES", 10_000)
+        #: figure 7: distinct quotes before the first RSS reading (one-time growth)
+        self.memory_warmup = _int("BENCH_MEMORY_WARMUP", 200)
         #: figure 8: eligible Cin7 orders to export
         self.export_orders = _int("BENCH_EXPORT_ORDERS", 5000)
         #: figure 9: Cin7 orders without freight for auto-freight to price
@@ -66,8 +68,19 @@ class Config:
         self.quick = os.environ.get("BENCH_QUICK", "").strip() not in ("", "0")
         if self.quick and self.only is None:
             self.only = {1, 4, 7}
-        if self.quick and "BENCH_SECONDS" not in os.environ:
-            self.seconds = 5
+        #: seconds of warm-up before each figure 1 shape (caches, pools, keep-alive)
+        self.warmup_seconds = _number("BENCH_WARMUP_SECONDS", 2)
+        # Quick: under 90 s on a slow 2-core machine (issue 13). Figure 1's main shape
+        # only, in one round of ABBA; figure 7 over 3,000 cached quotes after a warm-up of
+        # 1,000, which takes the worker's one-time growth (about 1.3 MiB: over 200 it
+        # would add ~450 B to each of 3,000 entries); an explicit BENCH_* setting wins.
+        quick_defaults = {"BENCH_SECONDS": ("seconds", 5), "BENCH_ROUNDS": ("rounds", 1),
+                          "BENCH_WARMUP_SECONDS": ("warmup_seconds", 1),
+                          "BENCH_MEMORY_ENTRIES": ("memory_entries", 3000),
+                          "BENCH_MEMORY_WARMUP": ("memory_warmup", 1000)}
+        for variable, (attribute, value) in quick_defaults.items():
+            if self.quick and variable not in os.environ:
+                setattr(self, attribute, value)
         self.results_path = os.environ.get("BENCH_RESULTS", "bench-results.json")
 
     def wants(self, figure: int) -> bool:

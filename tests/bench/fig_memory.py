@@ -1,7 +1,8 @@
 """Figure 7: resident memory of one gunicorn worker holding ``BENCH_MEMORY_ENTRIES``
 cached quotes (one carrier each, so one cache entry each).
 
-RSS is read from ``/proc/<worker>/status`` after a warm-up of 200 quotes and again
+RSS is read from ``/proc/<worker>/status`` after a warm-up (``BENCH_MEMORY_WARMUP``,
+200 quotes) and again
 after the distinct quotes; bytes per entry = the growth ÷ entries. The cache is
 sized above the entry count so nothing is evicted.
 """
@@ -35,7 +36,8 @@ def run(bench) -> list[Figure]:
                               SHIPSTATION_REQUESTS_PER_MINUTE=1_000_000)
     if bench.config.workers != 1:
         raise RuntimeError("figure 7 needs BENCH_WORKERS=1 (one worker holds the cache)")
-    warm = [post(q) for q in distinct(200, postal_code="02108", start_grams=50_000)]
+    warm = [post(q) for q in distinct(bench.config.memory_warmup, postal_code="02108",
+                                      start_grams=50_000)]
     load.sequence([ratecalc.url], warm, concurrency=8)
     pid, before = worker_rss(ratecalc)
     fill = [post(q) for q in distinct(entries, postal_code="98101")]
@@ -49,7 +51,8 @@ def run(bench) -> list[Figure]:
     return [Figure(
         "7", "memory, bytes per cached quote", per_entry, f"<= {TARGET_BYTES:,}",
         per_entry <= TARGET_BYTES,
-        f"worker {pid}: RSS {before / MIB:.1f} MiB after warm-up -> {after / MIB:.1f} MiB "
+        f"worker {pid}: RSS {before / MIB:.1f} MiB after a warm-up of "
+        f"{bench.config.memory_warmup:,} quotes -> {after / MIB:.1f} MiB "
         f"holding {entries:,} more cached quotes (+{(after - before) / MIB:.1f} MiB); "
         "1 carrier (fedex, several services) per entry",
         {"rss_before": before, "rss_after": after, "entries": entries,

@@ -61,7 +61,8 @@ def series_seconds(config) -> float:
 def _abba(bench, bare, ratecalc, request, connections: int) -> dict:
     half = series_seconds(bench.config)
     for url in (bare.url, ratecalc.url):  # warm up (caches, pools, keep-alive)
-        load.rate(bench.config, url, request, seconds=2, connections=connections)
+        load.rate(bench.config, url, request, seconds=bench.config.warmup_seconds,
+                  connections=connections)
     upstream_before = len(bench.upstream_calls(GETRATES))
     runs = {"bare": [], "ratecalc": []}
     servers = {"bare": bare, "ratecalc": ratecalc}
@@ -103,6 +104,16 @@ def _figure(fid: str, name: str, shape: dict, target: float | None, what: str,
                    "worker_cpu_us_per_request": cpu})
 
 
+QUICK_LEAVES_OUT = (("1b", "64 connections"), ("1c", "cache in Redis"))
+
+
+def _generator(config, ceiling: dict, main: dict) -> str:
+    headroom = ceiling["rps"] / max(main["rps"].values())
+    return (f" Generator: {load.generator_name(config)}, its ceiling "
+            f"{ceiling['rps']:,.0f} req/s against a trivial server = {headroom:.1f}x "
+            "the fastest server measured, so it is not the bottleneck.")
+
+
 def run(bench) -> list[Figure]:
     config = bench.config
     bench.shipstation(latency=config.upstream_latency)
@@ -112,17 +123,22 @@ def run(bench) -> list[Figure]:
     bare = bench.bare_app(again.content)
     trivial = bench.trivial()
     request = post(body)
-    load.rate(config, trivial.url, request, seconds=2)
+    load.rate(config, trivial.url, request, seconds=config.warmup_seconds)
     main = _abba(bench, bare, ratecalc, request, config.connections)
     ceiling = load.rate(config, trivial.url, request, seconds=config.seconds / 2)
+    if config.quick:  # figure 1's main shape only: the quick check stays under 90 s
+        for proc in (ratecalc, bare, trivial):
+            bench.procs.stop(proc)
+        return [_figure("1", NAME, main, TARGET, "in-process cache", len(again.content),
+                        config.connections, config, _generator(config, ceiling, main)),
+                *(Figure(fid, f"{NAME}, {shape}", None, "beside 1" if fid == "1c" else
+                         f">= {TARGET}", None, "not measured: BENCH_QUICK=1 runs figure "
+                         "1's main shape only") for fid, shape in QUICK_LEAVES_OUT)]
     many = _abba(bench, bare, ratecalc, request, MANY_CONNECTIONS)
     bench.procs.stop(ratecalc)
     headroom = ceiling["rps"] / max(main["rps"].values())
-    generator = (f" Generator: {load.generator_name(config)}, its ceiling "
-                 f"{ceiling['rps']:,.0f} req/s against a trivial server = {headroom:.1f}x "
-                 "the fastest server measured, so it is not the bottleneck.")
     figures = [_figure("1", NAME, main, TARGET, "in-process cache", len(again.content),
-                       config.connections, config, generator),
+                       config.connections, config, _generator(config, ceiling, main)),
                _figure("1b", NAME + ", 64 connections", many, TARGET, "in-process cache",
                        len(again.content), MANY_CONNECTIONS, config)]
     figures[0].details.update(generator_ceiling_rps=ceiling["rps"],
