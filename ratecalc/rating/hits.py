@@ -42,7 +42,7 @@ def _is_json(content_type: str) -> bool:
 
 
 class CachedQuoteDoor:
-    """WSGI middleware in front of the Flask app (``install`` puts it there)."""
+    """WSGI middleware in front of the Flask app (the factory's ``register_cached_quote_door``)."""
 
     def __init__(self, app: Callable, rating, tokens: tuple[Secret, ...]):
         self.app = app  # Flask's wsgi_app (behind ProxyFix, if configured)
@@ -56,7 +56,6 @@ class CachedQuoteDoor:
         size = self._answerable_size(environ)
         if size is not None:
             body = environ["wsgi.input"].read(size)
-            environ["wsgi.input"] = io.BytesIO(body)  # read: put back for Flask
             request = api.known_request(body) if len(body) == size else None
             quote = None if request is None else self.rating.kept_answer(request)
             if quote is not None and quote.rendered is not None:
@@ -65,6 +64,7 @@ class CachedQuoteDoor:
                 start_response("200 OK", [*_HEADERS,
                                           ("Content-Length", str(len(quote.rendered)))])
                 return [quote.rendered]
+            environ["wsgi.input"] = io.BytesIO(body)  # read: put back for Flask
         return self.app(environ, start_response)
 
     def _answerable_size(self, environ: dict) -> int | None:
