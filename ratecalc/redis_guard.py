@@ -49,8 +49,8 @@ class RedisGuard:
             with self._lock:
                 self._down_until = time.monotonic() + self.retry_after_seconds
                 if not self._logged:
-                    log.warning("Redis unreachable (%s); using in-process rating state until "
-                                "it is back", type(exc).__name__)
+                    log.warning("Redis unreachable (%s, at a %s call); using in-process state "
+                                "until it is back", type(exc).__name__, component)
                     self._logged = True
             redis_up.set(0)
             redis_fallbacks.labels(component).inc()
@@ -58,7 +58,7 @@ class RedisGuard:
         if self._logged:
             with self._lock:
                 if self._logged:
-                    log.warning("Redis is back; rating state is shared again")
+                    log.warning("Redis is back; state is shared again")
                     self._logged = False
         redis_up.set(1)
         return result
