@@ -302,8 +302,8 @@ class RedisCallBudget:
         if not getattr(self._local, "via_redis", False):
             return self.fallback.settle(headers, throttled=throttled, retry_after=retry_after,
                                         unsent=unsent)
-        if unsent and headers is None:  # its slot goes back, as in process
-            token = getattr(self._local, "token", None)
+        if unsent and headers is None:  # its slot goes back, as in process (once)
+            token, self._local.token = getattr(self._local, "token", None), None
             self.guard.run("budget", lambda: self._unsent(keys=list(self.keys),
                                                           args=[token or ""]), lambda: None)
             return None

@@ -82,6 +82,14 @@ class _Plan:
     kept: tuple | None = None  # (entries, Quote) of the last whole-hit answer
 
 
+def _kept_for(plan: _Plan, entries) -> Quote | None:
+    """The plan's kept quote, while the cache holds the very entries it came from."""
+    kept = plan.kept
+    if kept is None or len(kept[0]) != len(entries):
+        return None
+    return kept[1] if all(a is b for a, b in zip(kept[0], entries, strict=True)) else None
+
+
 class RatingService:
     def __init__(self, *, backend: RatesBackend, cache: QuoteCache, flights: SingleFlight,
                  markup_percent: Decimal, currency: str, deadline_seconds: float,
@@ -150,11 +158,9 @@ class RatingService:
         results, all_cached = self._rates_for(shipment, codes, plan.keys, deadline)
         entries = tuple(results[c] for c in codes)
         if all_cached:
-            kept = plan.kept
-            # Given again only while the cache holds those very entries.
-            if kept is not None and len(kept[0]) == len(entries) and all(
-                    a is b for a, b in zip(kept[0], entries, strict=True)):
-                return kept[1]
+            kept = _kept_for(plan, entries)
+            if kept is not None:
+                return kept
         stale = self._stand_in_stale(shipment, results)
         priced, errors = self._price(shipment, request, codes, results)
         errors = unsupported + errors
@@ -190,12 +196,9 @@ class RatingService:
             plan = self._plans.get(id(request))
         if plan is None or plan.request is not request or not plan.static or plan.kept is None:
             return None
-        entries, quote = plan.kept
-        found = self.cache.get_many(plan.keys)
-        if len(found) != len(entries) or not all(
-                a is b for a, b in zip(found, entries, strict=True)):
-            return None
-        HIT.inc(len(entries))
+        quote = _kept_for(plan, self.cache.get_many(plan.keys))
+        if quote is not None:
+            HIT.inc(len(plan.keys))
         return quote
 
     def _plan(self, request: RateRequest, deadline: Deadline) -> _Plan:

@@ -68,15 +68,19 @@ class RedisEndedSessions(EndedSessions):
         super().__init__(clock)
         self.guard = guard
 
+    @staticmethod
+    def _key(sid: str) -> str:
+        return f"{PREFIX}ui:ended:{_hashed(sid)}"
+
     def add(self, sid: str, issued: float) -> None:
         super().add(sid, issued)
         left_ms = int(1000 * (issued + SESSION_SECONDS - self._clock()))
         if left_ms > 0:
-            self.guard.run("ui", lambda: self.guard.client.set(
-                f"{PREFIX}ui:ended:{_hashed(sid)}", "1", px=left_ms), lambda: None)
+            self.guard.run("ui", lambda: self.guard.client.set(self._key(sid), "1", px=left_ms),
+                           lambda: None)
 
     def __contains__(self, sid: str) -> bool:
         if super().__contains__(sid):
             return True
-        return bool(self.guard.run("ui", lambda: self.guard.client.exists(
-            f"{PREFIX}ui:ended:{_hashed(sid)}"), lambda: False))
+        return bool(self.guard.run("ui", lambda: self.guard.client.exists(self._key(sid)),
+                                   lambda: False))
